@@ -1,0 +1,57 @@
+# nine-harness: `make run` runs the main job, `make test` the test suite.
+# Both set themselves up: a venv in .venv with the Python deps, and (when root
+# on Debian) QEMU, golang-go, mtools and U-Boot from apt.
+
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SYSSTAMP := .sysdeps-installed
+APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc
+# Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel.
+ARCH    ?=
+KERNEL  ?=
+IMAGE   ?=
+AGENT   ?=
+PROFILE ?=
+JOBS    ?= 1
+RESULTS ?= results
+
+.PHONY: run test setup sysdeps lint typecheck bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# System packages: only attempted as root on a Debian-like system; otherwise
+# we say what is missing and carry on (tests that need them skip with a reason
+# outside CI, and fail inside CI).
+sysdeps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi; \
+	else echo "not root or no apt-get: install $(APT_PKGS) yourself for the QEMU and a.out tests"; fi
+
+run: setup sysdeps
+	$(BIN)/harness run --results $(RESULTS) \
+		$(if $(ARCH),--arch $(ARCH)) $(if $(KERNEL),--kernel $(KERNEL)) \
+		$(if $(IMAGE),--image $(IMAGE)) $(if $(AGENT),--agent $(AGENT)) \
+		$(if $(PROFILE),--profile $(PROFILE)) --jobs $(JOBS)
+
+lint: setup
+	$(BIN)/ruff check harness tests benchmarks conftest.py
+	$(BIN)/mypy
+
+test: setup sysdeps lint
+	$(BIN)/pytest -q tests
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""Named semantic profiles of the 9front kernel (SPEC 3.4).
+
+A profile is a set of behaviour switches.  Each switch is one observable
+change made to 9front after the seed, named after what it changes and tied to
+the commit that made it, so a nightly run can pick the profile matching its
+kernel and a bisect can say which switch flipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Switch:
+    name: str
+    commit: str
+    date: str
+    summary: str
+
+
+SWITCHES: dict[str, Switch] = {
+    s.name: s
+    for s in (
+        Switch(
+            "shebang-tokenize",
+            "520a39efc",
+            "2022-07-25",
+            "#! lines: longer limit, arguments split with tokenize (quotes honoured)",
+        ),
+        Switch(
+            "rfork-child-no-notes",
+            "91f79ce9f",
+            "2022-08",
+            "notes live on the heap; the child of rfork starts with no pending notes",
+        ),
+        Switch(
+            "exec-stack-under-seglock",
+            "c3474e39d",
+            "2022-12-04",
+            "exec frees the old stack segment under seglock (not observable from user space)",
+        ),
+        Switch(
+            "mips-spim-magic",
+            "6fe654f50",
+            "2023-03-07",
+            "mips little-endian (spim, P_MAGIC) binaries accepted by exec",
+        ),
+        Switch(
+            "semacquire-errors",
+            "e38d42b4a",
+            "2024-01-04",
+            "errors inside semacquire/tsemacquire handled (no stale queue entry)",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    switches: frozenset[str]
+
+    def has(self, switch: str) -> bool:
+        if switch not in SWITCHES:
+            raise KeyError(f"unknown profile switch {switch!r}")
+        return switch in self.switches
+
+
+SEED = "9front-2022.05"
+CURRENT = "9front-current"
+
+PROFILES: dict[str, Profile] = {
+    SEED: Profile(SEED, "9front e9bb7876e (2022-05-28), the seed sysproc.c", frozenset()),
+    CURRENT: Profile(
+        CURRENT,
+        "9front 027f579f4 (2024-03-27) and later: every known change after the seed",
+        frozenset(SWITCHES),
+    ),
+}
+
+DEFAULT_PROFILE = SEED
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise UsageError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})") from None

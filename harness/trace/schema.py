@@ -1,0 +1,159 @@
+"""The trace schema, version 1, shared by the model, the guest agent and the differ.
+
+On disk a trace is JSON Lines: one header object, then one object per record.
+
+Header::
+
+    {"nhtrace": 1, "source": "model"|"guest", "scenario": NAME,
+     "arch": ARCH, "profile": PROFILE, "meta": {...}}
+
+Record::
+
+    {"proc": "main", "seq": 0, "step": 3, "kind": "call", "op": "rfork",
+     "args": ["i:0x1010", "c:b4"], "ret": 1234, "err": null, "out": {},
+     "nondet": ["ret"]}
+
+* ``proc`` is symbolic and identical on both sides: ``main`` for the first
+  process, ``s<STEP>`` for the child created by the rfork at program step STEP.
+  An exec keeps the name.
+* ``seq`` counts records per process from 0, so processes that run
+  concurrently in the guest still compare record by record.
+* ``args`` are the program's argument tokens verbatim: both sides print what
+  they were told to do, so only results can differ.
+* ``err`` is the errstr after a call that failed (ret -1 or nil), else null.
+* ``out`` holds op-specific results (buffers read, probe tables, notes).
+* ``nondet`` names the fields (``ret``, ``err``, ``out.KEY``) the model cannot
+  know exactly (timing, scheduling); the normaliser masks them on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import TraceError
+
+SCHEMA_VERSION = 1
+
+# Record kinds.
+START = "start"  # a process began running the program (out: pid, ...)
+CALL = "call"  # a system call (or a libc wrapper the scenario names)
+PROBE = "probe"  # a read-only look at process state (segments, fds, ...)
+ACTION = "action"  # set-up the scenario needs (write a file, touch memory)
+NOTE = "note"  # the process's note handler received a note
+KINDS = (START, CALL, PROBE, ACTION, NOTE)
+
+
+@dataclass
+class Header:
+    source: str
+    scenario: str
+    arch: str
+    profile: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nhtrace": SCHEMA_VERSION, **asdict(self)}
+
+
+@dataclass
+class Record:
+    proc: str
+    seq: int
+    step: int
+    kind: str
+    op: str
+    args: list[str] = field(default_factory=list)
+    ret: Any = None
+    err: str | None = None
+    out: dict[str, Any] = field(default_factory=dict)
+    nondet: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Record:
+        try:
+            rec = cls(
+                proc=str(obj["proc"]),
+                seq=int(obj["seq"]),
+                step=int(obj["step"]),
+                kind=str(obj["kind"]),
+                op=str(obj["op"]),
+                args=[str(a) for a in obj.get("args", [])],
+                ret=obj.get("ret"),
+                err=obj.get("err"),
+                out=dict(obj.get("out") or {}),
+                nondet=[str(n) for n in obj.get("nondet", [])],
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise TraceError(f"record is not of schema v{SCHEMA_VERSION}: {e}: {obj!r:.200}") from e
+        if rec.kind not in KINDS:
+            raise TraceError(f"record has unknown kind {rec.kind!r}")
+        return rec
+
+
+@dataclass
+class Trace:
+    header: Header
+    records: list[Record]
+
+
+def dumps_records(records: Iterable[Record]) -> str:
+    return "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records)
+
+
+def write_trace(path: str | Path, trace: Trace) -> None:
+    """Write atomically-enough: to a sibling temp file, then rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(json.dumps(trace.header.to_json(), sort_keys=True) + "\n")
+        f.write(dumps_records(trace.records))
+    tmp.replace(path)
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise TraceError(f"{path}: cannot read trace: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise TraceError(f"{path}: not a UTF-8 trace file") from e
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise TraceError(f"{path}:{n}: not JSON: {e.msg}") from e
+
+
+def read_trace(path: str | Path) -> Trace:
+    lines = iter_lines(path)
+    first = next(lines, None)
+    if first is None or not isinstance(first[1], dict) or first[1].get("nhtrace") is None:
+        raise TraceError(f"{path}: not a nine-harness trace (no header line)")
+    hdr = first[1]
+    if hdr["nhtrace"] != SCHEMA_VERSION:
+        raise TraceError(f"{path}: trace schema v{hdr['nhtrace']}, this harness reads v{SCHEMA_VERSION}")
+    header = Header(
+        source=str(hdr.get("source", "?")),
+        scenario=str(hdr.get("scenario", "?")),
+        arch=str(hdr.get("arch", "?")),
+        profile=str(hdr.get("profile", "?")),
+        meta=dict(hdr.get("meta") or {}),
+    )
+    records = []
+    for n, obj in lines:
+        if not isinstance(obj, dict):
+            raise TraceError(f"{path}:{n}: record is not an object")
+        try:
+            records.append(Record.from_json(obj))
+        except TraceError as e:
+            raise TraceError(f"{path}:{n}: {e}") from e
+    return Trace(header, records)
