@@ -120,7 +120,7 @@ _ADDR = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*|0x[0-9a-fA-F]+|[0-9]+)(?P<
 
 def parse_int(text: str) -> int:
     neg = text.startswith("-")
-    body = text[1:] if neg else text
+    body = text[1:] if text[:1] in "+-" else text
     val = int(body, 16) if body.lower().startswith("0x") else int(body, 10)
     return -val if neg else val
 
