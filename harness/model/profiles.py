@@ -46,7 +46,7 @@ SWITCHES: dict[str, Switch] = {
             "mips-spim-magic",
             "6fe654f50",
             "2023-03-07",
-            "mips little-endian (spim, P_MAGIC) binaries accepted by exec",
+            "spim (P_MAGIC, mips LE) text aligned to 16 KiB like V_MAGIC instead of the page size",
         ),
         Switch(
             "semacquire-errors",

@@ -1,0 +1,168 @@
+"""A SIMULATED 9front console, for testing the harness pipeline without a kernel.
+
+This is not 9front.  It is a Python process that speaks the first few lines of
+a 9front boot on its stdin/stdout (banner, ``bootargs is ...`` prompt, ``!rc``,
+``% `` prompt), understands the handful of rc command shapes the harness
+sends (``echo``, ``;``-separated lists, ``$status``, mounts that it pretends to
+do), and runs the guest agent's job by executing compiled programs through the
+golden model and writing framed records, exactly as the real agent would.
+
+Faults can be injected to exercise crash handling (``--fault KIND[:SCENARIO]``):
+
+* ``panic``   print a kernel-style ``panic:`` line with a pc and exit (as a
+              -no-reboot QEMU does);
+* ``hang``    stop answering (the console goes silent);
+* ``flood``   interleave kernel-style prints inside the record stream;
+* ``corrupt`` flip one byte inside one framed record;
+* ``exit``    the "machine" disappears without a word (QEMU died).
+
+With ``:SCENARIO`` the fault fires only while running that scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from harness.program import parse as parse_program
+from harness.program import tokenize
+
+BANNER = "Plan 9\n"
+SIM_NOTE = "nine-harness SIMULATED 9front console (not a kernel)\n"
+BOOTARGS = "bootargs is (tcp, tls, il, local!device)[] "
+PROMPT = "% "
+FAULT_KINDS = ("panic", "hang", "flood", "corrupt", "exit")
+
+
+class Simulator:
+    def __init__(self, arch: str, profile: str, fault: str | None, delay: float) -> None:
+        self.arch = arch
+        self.profile = profile
+        self.fault_kind, _, self.fault_scenario = (fault or "").partition(":")
+        if self.fault_kind and self.fault_kind not in FAULT_KINDS:
+            raise SystemExit(f"simulator: unknown fault {self.fault_kind!r}")
+        self.delay = delay
+        self.status = ""
+        self.out = sys.stdout
+
+    def say(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def boot(self) -> None:
+        self.say(BANNER)
+        time.sleep(self.delay)
+        self.say(SIM_NOTE)
+        self.say(f"cpu0: simulated {self.arch}, profile {self.profile}\n")
+        while True:
+            self.say(BOOTARGS)
+            line = sys.stdin.readline()
+            if not line:
+                raise SystemExit(0)
+            if line.strip() == "!rc":
+                break
+            self.say("bootargs: only !rc is simulated\n")
+
+    def repl(self) -> None:
+        while True:
+            self.say(PROMPT)
+            line = sys.stdin.readline()
+            if not line:
+                return
+            for cmd in _split_commands(line):
+                self.run(cmd)
+
+    def run(self, cmd: str) -> None:
+        words = tokenize(cmd.replace("$status", self.status or "''"))
+        if not words:
+            return
+        name = words[0].rsplit("/", 1)[-1]
+        if name == "echo":
+            self.say(" ".join(words[1:]) + "\n")
+            self.status = ""
+        elif name in ("dossrv", "mount", "bind", "mkdir", "cd", "rfork", "mntgen"):
+            self.status = ""  # the simulator pretends; delivery is a host directory here
+        elif name in ("nhagent", "nhagent.sim"):
+            self.status = self.agent(words[1:])
+        else:
+            self.say(f"{words[0]}: '{words[0]}' file does not exist\n")
+            self.status = f"{words[0]}:exec"
+
+    def agent(self, argv: list[str]) -> str:
+        """Do what the guest agent does: run the program, write framed records."""
+        from harness.model.machine import Machine
+        from harness.trace.frame import encode
+
+        progfile = argv[-1] if argv else ""
+        try:
+            program = parse_program(Path(progfile).read_text(), source=progfile)
+        except (OSError, ValueError) as e:
+            self.say(f"nhagent: {progfile}: {e}\n")
+            return "nhagent:bad program"
+        faulty = self.fault_kind and self.fault_scenario in ("", program.scenario)
+        records = Machine(arch=self.arch, profile=self.profile).run(program)
+        for i, rec in enumerate(records):
+            frame = encode(rec)
+            if faulty and i == len(records) // 2:
+                if self.fault_kind == "panic":
+                    self.say(f"panic: fault: 0x0 pc=0xffffffff80{i:06x}\n"
+                             "ktrace /kernel/path 0xffffffff80110abc 0xfffffe8000a1f6e8\n"
+                             "cpu0: exiting\n")
+                    os._exit(1)
+                if self.fault_kind == "hang":
+                    while True:
+                        time.sleep(3600)
+                if self.fault_kind == "exit":
+                    os._exit(9)
+                if self.fault_kind == "corrupt":
+                    mid = len(frame) // 2
+                    frame = frame[:mid] + bytes([frame[mid] ^ 0x20]) + frame[mid + 1:]
+                if self.fault_kind == "flood":
+                    mid = len(frame) // 2
+                    self.out.flush()
+                    sys.stdout.buffer.write(frame[:mid] + b"\nsdE0: interrupt storm (simulated)\n" + frame[mid:])
+                    sys.stdout.buffer.flush()
+                    continue
+            sys.stdout.buffer.write(frame)
+            sys.stdout.buffer.flush()
+        return ""
+
+
+def _split_commands(line: str) -> list[str]:
+    """Split an rc command line at unquoted ';'."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for c in line.rstrip("\n"):
+        if c == "'":
+            quoted = not quoted
+        if c == ";" and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+    out.append("".join(cur))
+    return [c.strip() for c in out if c.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="SIMULATED 9front console for harness tests (not a kernel)")
+    ap.add_argument("--arch", default="amd64")
+    ap.add_argument("--profile", default="9front-2022.05")
+    ap.add_argument("--fault", help=f"inject a fault: KIND[:SCENARIO], KIND one of {', '.join(FAULT_KINDS)}")
+    ap.add_argument("--boot-delay", type=float, default=0.05, help="seconds between banner and prompt")
+    args = ap.parse_args(argv)
+    sim = Simulator(args.arch, args.profile, args.fault, args.boot_delay)
+    try:
+        sim.boot()
+        sim.repl()
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

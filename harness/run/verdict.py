@@ -1,0 +1,49 @@
+"""Per-scenario verdicts of a guest run.
+
+Infrastructure failures are a verdict of their own and never count as kernel
+divergences (SPEC 5).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    DIVERGED = "diverged"
+    GUEST_CRASH = "guest-crash"
+    INFRA_ERROR = "infra-error"
+
+
+@dataclass
+class Verdict:
+    scenario: str
+    arch: str
+    profile: str
+    status: Status
+    summary: str = ""  # one line: the first divergence, the panic, the infra failure
+    detail: str = ""  # the rendered first divergence with context, or the console tail
+    seconds: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)  # what was written where
+
+    def describe(self) -> str:
+        head = f"{self.status.value:11} {self.arch:6} {self.scenario}"
+        return head + (f": {self.summary}" if self.summary else "")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["status"] = self.status.value
+        return d
+
+
+def exit_code_for(verdicts: list[Verdict]) -> int:
+    """0 all pass, 1 divergence or kernel crash, 3 infrastructure failure only."""
+    statuses = {v.status for v in verdicts}
+    if statuses & {Status.DIVERGED, Status.GUEST_CRASH}:
+        return 1
+    if Status.INFRA_ERROR in statuses:
+        return 3
+    return 0
