@@ -7,11 +7,10 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
-APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc
+APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu
 # Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel.
 ARCH    ?=
 KERNEL  ?=
-IMAGE   ?=
 AGENT   ?=
 PROFILE ?=
 JOBS    ?= 1
@@ -40,7 +39,7 @@ sysdeps:
 run: setup sysdeps
 	$(BIN)/harness run --results $(RESULTS) \
 		$(if $(ARCH),--arch $(ARCH)) $(if $(KERNEL),--kernel $(KERNEL)) \
-		$(if $(IMAGE),--image $(IMAGE)) $(if $(AGENT),--agent $(AGENT)) \
+		$(if $(AGENT),--agent $(AGENT)) \
 		$(if $(PROFILE),--profile $(PROFILE)) --jobs $(JOBS)
 
 lint: setup

@@ -81,7 +81,7 @@ class Simulator:
             return
         name = words[0].rsplit("/", 1)[-1]
         if name == "echo":
-            self.say(" ".join(words[1:]) + "\n")
+            self.say(" ".join(w.replace("^", "") for w in words[1:]) + "\n")  # rc's ^ joins words
             self.status = ""
         elif name in ("dossrv", "mount", "bind", "mkdir", "cd", "rfork", "mntgen"):
             self.status = ""  # the simulator pretends; delivery is a host directory here

@@ -43,6 +43,12 @@ SWITCHES: dict[str, Switch] = {
             "exec frees the old stack segment under seglock (not observable from user space)",
         ),
         Switch(
+            "namec-error-suffix",
+            "6eed7a478",
+            "2023-07-29",
+            "walk/open errors print the error first: \"file does not exist: '/x'\" (seed: \"'/x' file does not exist\")",
+        ),
+        Switch(
             "mips-spim-magic",
             "6fe654f50",
             "2023-03-07",

@@ -66,7 +66,7 @@ STEP_KEYS = ("expect", "as", "child", "then", "doc", "observed")
 TOP_KEYS = ("name", "covers", "description", "arches", "profiles", "buffers", "steps", "observed", "tags")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_INTSTR = re.compile(r"^-?(0x[0-9a-fA-F]+|[0-9]+)$")
+_INTSTR = re.compile(r"^[-+]?(0x[0-9a-fA-F]+|[0-9]+)$")
 _ADDRSTR = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*|0x[0-9a-fA-F]+|[0-9]+)\s*(?P<off>[+-]\s*(0x[0-9a-fA-F]+|[0-9]+))?$")
 
 
@@ -196,7 +196,7 @@ class _Compiler:
         if isinstance(v, str):
             s = v.strip()
             if _INTSTR.match(s):
-                return int(s, 0) if not s.lstrip("-").startswith("0x") else int(s, 16)
+                return int(s, 16) if s.lstrip("+-").startswith("0x") else int(s, 10)
             if s in CONSTANTS:
                 return CONSTANTS[s]
             if "|" in s:
@@ -298,7 +298,7 @@ class _Compiler:
     def stmt(self, item: Any, line: int) -> Stmt:
         if not isinstance(item, dict):
             raise self.fail(line, "a step is a mapping like '- rfork: [RFPROC]'")
-        ops = [k for k in item if k not in STEP_KEYS]
+        ops = [k for k in item if k not in STEP_KEYS and not str(k).startswith("expect[")]
         if len(ops) != 1:
             raise self.fail(line, f"a step names exactly one operation, found {ops or 'none'}")
         op = ops[0]
@@ -329,7 +329,8 @@ class _Compiler:
         sig = SIGNATURES[op]
         names = [n for n, t in sig if t not in ("block", "block?")]
         if isinstance(value, dict) and set(value) and set(value) <= _VALUE_FORMS and not set(value) & set(names):
-            value = [value]  # {addr: 1} or {repeat: ab, times: 9}: one value, not named parameters
+            # {addr: 1} or {repeat: ab, times: 9}: one value for the first parameter, not named parameters
+            return {names[0]: value}
         if isinstance(value, dict):
             unknown = set(value) - {n for n, _ in sig}
             if unknown:

@@ -24,6 +24,11 @@ Record::
 * ``out`` holds op-specific results (buffers read, probe tables, notes).
 * ``nondet`` names the fields (``ret``, ``err``, ``out.KEY``) the model cannot
   know exactly (timing, scheduling); the normaliser masks them on both sides.
+  Entries starting with ``~`` (``~pc``, ``~times``) are markers for the
+  normaliser's pattern rules, not fields (see ``harness.trace.normalise``).
+
+On the console the guest agent sends each record as one frame
+(``harness.trace.frame``: the byte format is in its docstring).
 """
 
 from __future__ import annotations

@@ -1,0 +1,137 @@
+"""`harness run`: scenarios through the model and the guest, normalised and diffed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from harness.errors import ExitCode, UsageError
+from harness.model.profiles import get_profile
+from harness.run.modelrun import default_profile
+from harness.run.pipeline import RunConfig, run_scenarios
+from harness.run.results import ResultsDir
+from harness.run.verdict import Status, Verdict, exit_code_for
+from harness.scenario.compiler import compile_scenario, find_scenarios
+
+POINTER = """\
+No kernel given, so this ran the corpus on the golden model only.
+To run it against a real 9front kernel under QEMU:
+    make run ARCH=amd64 KERNEL=/path/to/9pc64 AGENT=/path/to/nhagent.6
+    make run ARCH=arm64 KERNEL=/path/to/9qemu.u AGENT=/path/to/nhagent.7
+or  .venv/bin/harness run --arch amd64 --kernel 9pc64 --agent nhagent.6 [--syscall rfork] [--jobs 2]
+Build the agent with the 9front compilers from harness/guest/agent (mk; see README).
+Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipeline on a SIMULATED console."""
+
+
+@click.command("run")
+@click.argument("scenarios", nargs=-1, type=click.Path())
+@click.option("--syscall", help="Only scenarios covering this system call.")
+@click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
+@click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
+@click.option("--agent", type=click.Path(exists=True, dir_okay=False), help="The guest agent built for ARCH.")
+@click.option("--profile", help="Kernel semantic profile the model uses (see `harness profiles`).")
+@click.option("--qemu-profile", help="QEMU profile (default: the arch; e.g. arm64-uboot).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="VMs in parallel.")
+@click.option("--results", "results_base", default="results", show_default=True, type=click.Path(file_okay=False),
+              help="Directory that receives one sub-directory per run.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per scenario before it counts as a hang.")
+@click.option("--boot-scale", type=float, default=1.0, show_default=True, help="Multiply boot timeouts (slow hosts).")
+@click.option("--simulate", is_flag=True, help="Use the SIMULATED 9front console instead of QEMU (pipeline testing).")
+@click.option("--fault", help="With --simulate: inject panic|hang|flood|corrupt|exit[:SCENARIO].")
+def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
+        profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
+        boot_scale: float, simulate: bool, fault: str | None) -> int:
+    """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
+
+    One verdict per scenario: pass, diverged, guest-crash or infra-error.
+    Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
+    """
+    if profile:
+        get_profile(profile)
+    if fault and not simulate:
+        raise UsageError("--fault only applies to --simulate")
+    if not kernel and not simulate:
+        from harness.cli.model_cmd import model
+
+        ctx = click.get_current_context()
+        rc = ctx.invoke(model, scenarios=scenarios, arch=arch, profile=profile, syscall=syscall,
+                        outdir=str(Path(results_base) / "model"), agent=agent, quiet=True)
+        click.echo(POINTER)
+        return int(rc)
+    if not arch:
+        raise UsageError("--arch is required with --kernel or --simulate")
+    if "," in arch or arch == "all":
+        raise UsageError("a guest run takes one arch at a time")
+    prof = profile or default_profile(arch)
+    files = find_scenarios(list(scenarios) or None, syscall)
+    compiled = [sc for sc in (compile_scenario(f, arch) for f in files) if sc.runs_on(arch, prof)]
+    if not compiled:
+        raise UsageError("no scenarios matched")
+    results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
+    results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
+                    "scenarios": len(compiled)}
+    agent_image = Path(agent).read_bytes() if agent else None
+    cfg = RunConfig(arch=arch, profile=prof, agent_image=agent_image, scenario_timeout=timeout, jobs=jobs)
+    if simulate:
+        from harness.run.simsession import SimulatedSession
+
+        def factory(n: int, rd: ResultsDir) -> SimulatedSession:
+            return SimulatedSession(n, rd, arch, prof, fault)
+
+        results.write_versions([])
+        run_factory = factory
+    else:
+        from harness.qemu.profiles import get_profile as get_qemu_profile
+        from harness.run.qemusession import qemu_session_factory
+
+        assert kernel is not None
+        results.write_versions([get_qemu_profile(qemu_profile or arch).binary])
+        cfg.symbolise = _symboliser(Path(kernel))
+        run_factory = qemu_session_factory(arch, Path(kernel), Path(agent) if agent else None, qemu_profile,
+                                           boot_scale)  # type: ignore[assignment]
+    click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}, "
+               f"{jobs} job(s); results in {results.root}/")
+    try:
+        verdicts = run_scenarios(compiled, cfg, run_factory, results, progress=_print_verdict)
+    except KeyboardInterrupt:
+        results.write_summary(finished=False)
+        click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
+        return 130
+    _print_summary(verdicts, results.root)
+    return exit_code_for(verdicts)
+
+
+def _print_verdict(v: Verdict) -> None:
+    colour = {Status.PASS: "green", Status.DIVERGED: "red", Status.GUEST_CRASH: "red",
+              Status.INFRA_ERROR: "yellow"}[v.status]
+    click.echo(click.style(v.describe(), fg=colour))
+    if v.status is Status.DIVERGED and v.detail:
+        click.echo("\n".join("    " + line for line in v.detail.splitlines()[:12]))
+
+
+def _print_summary(verdicts: list[Verdict], root: Path) -> None:
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v.status.value] = counts.get(v.status.value, 0) + 1
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    click.echo(f"run: {len(verdicts)} scenarios: {parts}; results in {root}/ (summary.json)")
+
+
+def _symboliser(kernel: Path):  # type: ignore[no-untyped-def]
+    from harness.errors import InputError
+    from harness.model.symbols import load_symbols
+
+    try:
+        table = load_symbols(kernel)
+    except InputError:
+        return None
+
+    def symbolise(pc: int) -> str | None:
+        hit = table.lookup(pc)
+        return f"{hit[0]}+{hit[1]:#x}" if hit else None
+
+    return symbolise
+
+
+__all__ = ["ExitCode", "run"]

@@ -1,0 +1,186 @@
+"""`harness run`: scenarios through the model and the guest, normalised and diffed.
+
+One verdict per scenario: pass, diverged, guest-crash or infra-error.  Every
+artefact (both traces, the diff, the console log, the QEMU command line, a
+JSON summary) is written to the results directory as soon as it exists, so an
+interrupted run still leaves everything it got so far.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError, InfraError
+from harness.run.modelrun import model_trace
+from harness.run.results import ResultsDir
+from harness.run.session import GuestRun, GuestSession
+from harness.run.verdict import Status, Verdict
+from harness.scenario.compiler import Scenario
+from harness.trace import diff as tdiff
+from harness.trace import frame as tframe
+from harness.trace.schema import Header, Trace, write_trace
+
+SessionFactory = Callable[[int, ResultsDir], GuestSession]
+
+
+@dataclass
+class RunConfig:
+    arch: str
+    profile: str
+    agent_image: bytes | None = None
+    scenario_timeout: float = 120.0
+    jobs: int = 1
+    symbolise: Callable[[int], str | None] | None = None  # panic pc -> "symbol+0xoff"
+
+
+def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trace, list[str]]:
+    """Decode the agent's framed records; return the trace and any transport errors."""
+    records, transport_errors = tframe.decode_records(run.output)
+    header = Header(source="guest", scenario=scenario.name, arch=cfg.arch, profile=cfg.profile,
+                    meta={"status": run.status, "crash": run.crash})
+    return Trace(header, records), transport_errors
+
+
+def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir) -> Verdict:
+    base = f"{cfg.arch}/{scenario.name}"
+    files: dict[str, str] = {}
+    model = model_trace(scenario, cfg.arch, cfg.profile, cfg.agent_image)
+    write_trace(results.path(f"{base}.model.jsonl"), model)
+    files["model"] = f"{base}.model.jsonl"
+    guest, transport = guest_trace(scenario, run, cfg)
+    write_trace(results.path(f"{base}.guest.jsonl"), guest)
+    files["guest"] = f"{base}.guest.jsonl"
+    verdict = Verdict(scenario.name, cfg.arch, cfg.profile, Status.PASS, files=files)
+    if run.crash is not None:
+        where = ""
+        if run.panic_pc is not None and cfg.symbolise is not None:
+            where = f" at {cfg.symbolise(run.panic_pc) or hex(run.panic_pc)}"
+        verdict.status = Status.GUEST_CRASH
+        verdict.summary = f"{run.crash}{where}"
+        verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
+        return verdict
+    if transport:
+        verdict.status = Status.INFRA_ERROR
+        verdict.summary = f"transport error (not a kernel verdict): {transport[0]}"
+        verdict.detail = "\n".join(transport)
+        return verdict
+    if run.status is None:
+        verdict.status = Status.INFRA_ERROR
+        verdict.summary = "the agent command never completed"
+        return verdict
+    result = tdiff.diff_traces(model, guest)
+    (results.path(f"{base}.diff.txt")).write_text(tdiff.render_text(result, color=False))
+    (results.path(f"{base}.diff.html")).write_text(tdiff.render_html(result))
+    files["diff"] = f"{base}.diff.txt"
+    files["diff_html"] = f"{base}.diff.html"
+    if not result.identical:
+        verdict.status = Status.DIVERGED
+        verdict.summary = tdiff.first_line(result)
+        verdict.detail = tdiff.render_text(result, color=False, summary=False)
+    return verdict
+
+
+def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,
+                  results: ResultsDir, progress: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Run SCENARIOS on cfg.jobs guests in parallel; verdicts in scenario order."""
+    todo: queue.Queue[tuple[int, Scenario]] = queue.Queue()
+    for i, sc in enumerate(scenarios):
+        todo.put((i, sc))
+    verdicts: dict[int, Verdict] = {}
+    lock = threading.Lock()
+    programs = {sc.name: sc.program.dumps() for sc in scenarios}
+    healthy = [max(1, cfg.jobs)]  # workers still able to run scenarios
+
+    def record(i: int, v: Verdict) -> None:
+        with lock:
+            verdicts[i] = v
+            results.add(v)
+            if progress is not None:
+                progress(v)
+
+    def worker(n: int) -> None:
+        session: GuestSession | None = None
+        try:
+            session = factory(n, results)
+            session.deliver(programs)  # before boot: a delivery disk is attached at start
+            session.boot()
+        except HarnessError as e:
+            # A machine that cannot boot runs nothing; its share goes to the healthy
+            # workers, and only when none is left do the remaining scenarios fail as infra.
+            if session is not None:
+                session.close()
+            with lock:
+                healthy[0] -= 1
+                last = healthy[0] == 0
+            if last:
+                _drain_as_infra(todo, cfg, str(e), record)
+            return
+        try:
+            while True:
+                try:
+                    i, sc = todo.get_nowait()
+                except queue.Empty:
+                    return
+                started = time.monotonic()
+                needs_recovery = False
+                try:
+                    run = session.run_program(sc.name, cfg.scenario_timeout)
+                    v = judge(sc, cfg, run, results)
+                    needs_recovery = run.crash is not None
+                except InfraError as e:
+                    v = Verdict(sc.name, cfg.arch, cfg.profile, Status.INFRA_ERROR, summary=str(e))
+                    needs_recovery = True
+                record(i, _timed(v, started))
+                if needs_recovery:
+                    try:
+                        session.recover()
+                    except HarnessError as e2:
+                        with lock:
+                            healthy[0] -= 1
+                            last = healthy[0] == 0
+                        if last:
+                            _drain_as_infra(todo, cfg, f"guest lost and not recoverable: {e2}", record)
+                        return
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(max(1, cfg.jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.2)
+    results.write_summary(finished=True)
+    return [verdicts[i] for i in sorted(verdicts)]
+
+
+def _timed(v: Verdict, started: float) -> Verdict:
+    v.seconds = round(time.monotonic() - started, 3)
+    return v
+
+
+def _drain_as_infra(todo: queue.Queue[tuple[int, Scenario]], cfg: RunConfig, why: str,
+                    record: Callable[[int, Verdict], None]) -> None:
+    while True:
+        try:
+            i, sc = todo.get_nowait()
+        except queue.Empty:
+            return
+        record(i, Verdict(sc.name, cfg.arch, cfg.profile, Status.INFRA_ERROR, summary=why))
+
+
+def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: str | None) -> Verdict:
+    """One scenario, one fresh machine: what the pytest plugin calls with --kernel."""
+    from harness.run.qemusession import qemu_session_factory
+    from harness.scenario.compiler import compile_scenario
+
+    sc = compile_scenario(path, arch)
+    results = ResultsDir.create("results", f"pytest-{arch}")
+    cfg = RunConfig(arch=arch, profile=profile, agent_image=Path(agent).read_bytes() if agent else None)
+    factory = qemu_session_factory(arch, Path(kernel), Path(agent) if agent else None)
+    return run_scenarios([sc], cfg, factory, results)[0]

@@ -1,0 +1,120 @@
+"""A session on a real 9front kernel under QEMU.
+
+Boot: the arch's QEMU profile with the user's kernel, a FAT delivery disk
+(agent + compiled programs) on the first disk slot, and a small qcow2 disk that
+holds VM snapshots.  At the rc prompt the disk is mounted with dossrv, the VM
+is snapshotted, and every scenario is one framed console command running the
+agent; its records come back framed over the console.  A crash costs a
+snapshot restore, not a boot; when the restore fails the machine is rebooted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.errors import HarnessError, InfraError, UsageError
+from harness.guest.delivery import DeliveryDisk, build_disk
+from harness.qemu.console import BootTimeouts, GuestPanic
+from harness.qemu.machine import Machine
+from harness.qemu.profiles import Disk, QemuProfile
+from harness.qemu.profiles import get_profile as get_qemu_profile
+from harness.run.consolesession import AGENT_COMMAND, run_on_console
+from harness.run.results import ResultsDir
+from harness.run.session import GuestRun, GuestSession
+
+MOUNTPOINT = "/n/nh"
+# Where the agent runs and scenarios write files: a directory on the delivery disk
+# (dossrv mounts it read-write; the standard bootfs has no ramfs).  FAT has no
+# permission bits, so scenarios about execute permission cannot pass here.
+SCRATCH = f"{MOUNTPOINT}/tmp"
+
+
+def mount_commands(profile: QemuProfile) -> list[str]:
+    dev = f"/dev/{profile.guest_disks[0]}/data"
+    return [
+        "bind -a '#S' /dev",  # make sure the sd devices are visible under /dev
+        f"dossrv -f {dev} nhdisk",
+        f"mount -c /srv/nhdisk {MOUNTPOINT}",
+        f"mkdir -p {SCRATCH}",
+    ]
+
+
+class QemuSession:
+    def __init__(self, n: int, results: ResultsDir, qprofile: QemuProfile, kernel: Path,
+                 agent: Path | None, boot_scale: float = 1.0) -> None:
+        if not qprofile.has_9front_kernel:
+            raise UsageError(f"{qprofile.name}: no 9front kernel runs on this QEMU machine (see README)")
+        if agent is None:
+            raise UsageError(
+                "--agent is required with --kernel: build the agent with the 9front compilers "
+                "(cd harness/guest/agent; mk) and pass the binary; building it inside a "
+                "bootfs-only guest is impossible (no compilers there)")
+        self.label = f"{qprofile.arch}#{n}"
+        self.qprofile = qprofile
+        self.kernel = kernel
+        self.agent = agent
+        self.workdir = results.path(f"vm{n}", ".keep").parent
+        self.console_log = results.path("console.log") if n == 0 else results.path(f"console-{n}.log")
+        self.results = results
+        self.boot_scale = boot_scale
+        self.disk: DeliveryDisk | None = None
+        self.machine: Machine | None = None
+        self.qemu_command: list[str] = []
+
+    def deliver(self, programs: dict[str, str]) -> None:
+        self.disk = build_disk(self.workdir / "deliver.img", programs, self.agent)
+
+    def boot(self) -> None:
+        assert self.disk is not None
+        self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir,
+                               disks=[Disk(self.disk.path, "raw")], snapshots=True,
+                               timeouts=BootTimeouts(scale=self.boot_scale))
+        try:
+            self.machine.start()
+            self.qemu_command = self.machine.command
+            self.results.path("qemu-command.txt").write_text(" ".join(self.machine.command) + "\n")
+            self.machine.boot()
+            for cmd in mount_commands(self.qprofile):
+                res = self.machine.run(cmd, timeout=60)
+                if not res.ok:
+                    raise InfraError(f"guest set-up failed: {cmd!r}: status {res.status!r}: {res.output.strip()[:200]}")
+            self.machine.snapshot("ready")
+        except GuestPanic as e:
+            raise InfraError(f"kernel panicked while booting (no scenario ran): {e}") from e
+
+    def run_program(self, scenario: str, timeout: float) -> GuestRun:
+        assert self.machine is not None and self.machine.console is not None and self.disk is not None
+        cmd = AGENT_COMMAND.format(agent=f"{MOUNTPOINT}/nhagent", scratch=SCRATCH,
+                                   program=self.disk.guest_program_path(MOUNTPOINT, scenario))
+        run = run_on_console(self.machine.console, cmd, timeout)
+        if run.crash and run.crash.startswith("hang"):
+            self.machine.hang_report(self.workdir / f"hang-{scenario}")
+        return run
+
+    def recover(self) -> None:
+        assert self.machine is not None
+        try:
+            self.machine.restore("ready")
+            return
+        except HarnessError:
+            pass
+        self.machine.close(graceful=False)
+        self.boot()
+
+    def close(self) -> None:
+        if self.machine is not None:
+            self.machine.close()
+            self.machine = None
+
+
+def qemu_session_factory(arch: str, kernel: Path, agent: Path | None, qemu_profile: str | None = None,
+                         boot_scale: float = 1.0) -> Callable[[int, ResultsDir], GuestSession]:
+    if not kernel.is_file():
+        raise UsageError(f"{kernel}: no such kernel file")
+    qprofile = get_qemu_profile(qemu_profile or arch)
+
+    def make(n: int, results: ResultsDir) -> GuestSession:
+        return QemuSession(n, results, qprofile, kernel, agent, boot_scale)
+
+    return make

@@ -1,0 +1,183 @@
+"""The model against the deterministic probe lines of real kernels
+(/work/shared/observations/probes) and the seed's rules (sysproc.c lines)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.model.machine import Machine
+from harness.program import parse
+from harness.trace.schema import Record
+
+
+def run(body: str, arch: str = "amd64", profile: str = "9front-2022.05", extra: str = "") -> list[Record]:
+    text = f"nhprog 1\nscenario t\nbuf b1 256\nbuf b2 256\nblock main\n{body}\nend\n{extra}"
+    return Machine(arch, profile).run(parse(text))
+
+
+def rec(recs: list[Record], step: int, proc: str = "main") -> Record:
+    return next(r for r in recs if r.step == step and r.proc == proc and r.kind != "note")
+
+
+@pytest.mark.parametrize(
+    "flags",
+    # sysproc.c:42-47 illegal pairs; sysproc.c:55 RFMEM/RFNOWAIT without RFPROC
+    ["0x1004", "0x1014", "0x401", "0x802", "0x812", "0x20", "0x40", "0x60"],
+)
+def test_rfork_bad(flags: str) -> None:
+    r = rec(run(f"1 rfork i:{flags}"), 1)
+    assert (r.ret, r.err) == (-1, "bad arg in system call")
+
+
+def test_rfork_noproc_returns_zero() -> None:  # sysproc.c:99
+    assert rec(run("1 rfork i:0x2000"), 1).ret == 0
+
+
+def test_rfork_nowait_no_children() -> None:  # sysproc.c:220 RFNOWAIT: no parent
+    recs = run("1 rfork i:0x50 c:k\n2 await b:b1 i:256", extra="block k\n9 exits s:x\nend\n")
+    assert rec(recs, 2).err == "no living children"
+
+
+@pytest.mark.parametrize(
+    "n,expect_len",
+    [(10, 10), (100, 100), (117, 116), (200, 116)],  # exits.lenN: msg "agent PID: " + 127 cap
+)
+def test_exits_truncation(n: int, expect_len: int) -> None:
+    s = ("abcdefghij" * 20)[:n]
+    recs = run("1 rfork i:0x10 c:k\n2 await b:b1 i:256", extra=f"block k\n9 exits s:{s}\nend\n")
+    msg = rec(recs, 2).out["text"]
+    body = msg.split(": ", 1)[1].rstrip("'")
+    pid = rec(recs, 1).ret
+    assert len(f"agent {pid}: ") + len(body) <= 127
+    assert body == s[: min(n, 127 - len(f"agent {pid}: "))]
+
+
+def test_await_small_buffers() -> None:  # await.buf1 / buf0 probes
+    recs = run(
+        "1 rfork i:0x10 c:k\n2 rfork i:0x10 c:k2\n3 await b:b1 i:1\n4 await b:b1 i:0\n5 await b:b1 i:9",
+        extra="block k\n9 exits n:\nend\nblock k2\n8 exits n:\nend\n",
+    )
+    assert rec(recs, 3).ret == 0
+    r4 = rec(recs, 4)
+    assert r4.ret == -1 and r4.err == ""
+    assert rec(recs, 5).err == "no living children"
+
+
+def test_errstr_swap_and_nbuf() -> None:  # sysproc.c generrstr; errstr.nbuf5 / nbuf0 probes
+    recs = run("1 werrstr s:abcdefgh\n2 errstr b:b1 i:5\n3 errstr b:b2 i:0\n4 probe w:errstr")
+    assert rec(recs, 2).out["text"] == "abcd"
+    assert rec(recs, 3).err == "bad arg in system call"
+    assert rec(recs, 4).out["errstr"] == "bad arg in system call"
+
+
+def test_open_error_formats() -> None:  # chan.c namelenerror, switch namec-error-suffix
+    seed = rec(run("1 open s:/nonexistent_zz i:0"), 1).err
+    cur = rec(run("1 open s:/nonexistent_zz i:0", profile="9front-current"), 1).err
+    assert seed == "'/nonexistent_zz' file does not exist"
+    assert cur == "file does not exist: '/nonexistent_zz'"
+
+
+def test_rendezvous_exchange() -> None:
+    recs = run(
+        "1 rfork i:0x10 c:k\n2 rendezvous i:7 i:222",
+        extra="block k\n9 rendezvous i:7 i:111\nend\n",
+    )
+    assert rec(recs, 2).ret == 111
+    assert rec(recs, 9, "s1").ret == 222
+
+
+def test_deadlock_is_hung() -> None:
+    recs = run("1 rendezvous i:7 i:1")
+    assert rec(recs, 1).out == {"hung": "deadlock"}
+
+
+def test_sem_rules() -> None:  # sysproc.c syssemrelease/semacquire
+    recs = run(
+        "1 semrelease b:b1 i:3\n2 semacquire b:b1 i:1\n3 semrelease b:b1 i:-1\n"
+        "4 touch w:w b:b2 i:-2\n5 semacquire b:b2 i:0\n6 tsemacquire b:b1+8 i:200"
+    )
+    assert rec(recs, 1).ret == 3
+    assert rec(recs, 2).ret == 1
+    assert rec(recs, 3).err == "bad arg in system call"
+    assert rec(recs, 5).err == "bad arg in system call"
+    assert rec(recs, 6).ret == 0
+
+
+def test_segattach_rules() -> None:  # segment.c segattach; segattach.* probes (amd64)
+    recs = run(
+        "1 segattach i:0 s:shared i:0 i:0x1000\n2 segattach i:0 s:shared i:0x30000000 i:0x3000\n"
+        "3 segattach i:0 s:shared i:0x30001000 i:0x1000\n4 segattach i:0 s:bogus i:0x50000000 i:1\n"
+        "5 segattach i:0 s:shared i:0x50000000 i:0\n6 segattach i:0 s:shared i:0x7ffffffff000 i:1\n"
+        "7 segdetach a:stack\n8 probe w:segments"
+    )
+    stack_base = 0x7FFFFFFFF000 - 16 * 1024 * 1024
+    assert rec(recs, 1).ret == stack_base - 0x1000
+    assert rec(recs, 2).ret == 0x30000000
+    assert rec(recs, 3).err == "segments overlap"
+    assert rec(recs, 4).err == "bad arg in system call"
+    assert rec(recs, 5).err == "bad arg in system call"
+    assert rec(recs, 6).err == "bad arg in system call"
+    assert rec(recs, 7).err == "bad arg in system call"
+    rows = rec(recs, 8).out["segments"]
+    assert rows[-1] == ["Shared", "", 0x30000000, 0x30003000, 1]
+
+
+def test_segbrk_refuses() -> None:  # sysproc.c syssegbrk
+    recs = run("1 segbrk a:text i:0\n2 segbrk a:data i:0\n3 segbrk a:stack i:0\n4 segbrk a:bss i:0")
+    for s in (1, 2, 3):
+        assert rec(recs, s).err == "bad arg in system call"
+    assert rec(recs, 4).ret == rec(run("1 probe w:segments"), 1).out["segments"][3][2]
+
+
+def test_rfmem_shared_bss_shrink_refused() -> None:  # segment.c ibrk: Einuse
+    recs = run("1 rfork i:0x30 c:k\n2 sleep i:100\n3 brk a:bss", extra="block k\n9 sleep i:1000\nend\n")
+    assert rec(recs, 3).err == "device or object already in use"
+
+
+def test_cow_vs_rfmem() -> None:
+    recs = run(
+        "1 rfork i:0x10 c:k\n2 rfork i:0x30 c:k2\n3 sleep i:10\n4 touch w:r b:b1",
+        extra="block k\n9 touch w:w b:b1 i:5\nend\nblock k2\n8 touch w:w b:b1 i:7\nend\n",
+    )
+    assert rec(recs, 4).out["value"] == 7
+
+
+def test_ronly_write_kills() -> None:
+    recs = run(
+        "1 rfork i:0x10 c:k\n2 await b:b1 i:256",
+        extra="block k\n9 segattach i:0x20 s:shared i:0x30000000 i:0x1000\n10 touch w:w a:0x30000000 i:1\nend\n",
+    )
+    assert rec(recs, 2).out["text"].endswith("sys: trap: fault write addr=0x30000000 pc=PC'")
+
+
+def test_noted_outside_handler_suicide() -> None:
+    recs = run("1 rfork i:0x10 c:k\n2 await b:b1 i:256", extra="block k\n9 noted i:0\nend\n")
+    assert rec(recs, 2).out["text"].endswith(": Suicide'")
+
+
+def test_alarm_note_interrupts_sleep() -> None:
+    recs = run("1 notify h:cont\n2 alarm i:100\n3 sleep i:1000")
+    notes = [r for r in recs if r.kind == "note"]
+    assert notes[0].out == {"note": "alarm"}
+    assert rec(recs, 3).err == "interrupted"
+
+
+def test_exec_agent_keeps_attached_segments() -> None:
+    recs = run(
+        "1 segattach i:0 s:shared i:0 i:0x1000\n2 exec s:$agent c:after s:agent s:x1",
+        extra="block after\n9 probe w:segments\n10 probe w:args\nend\n",
+    )
+    names = [row[0] for row in rec(recs, 9).out["segments"]]
+    assert names == ["Stack", "Text", "Data", "Bss", "Shared"]
+    assert rec(recs, 10).out["args"] == ["agent", "x1"]
+
+
+def test_exec_bad_header() -> None:
+    recs = run("1 writefile s:/tmp/nh/bad b:b1\n2 exec s:/tmp/nh/bad c:main s:bad")
+    assert rec(recs, 2).err == "exec header invalid"
+
+
+def test_deterministic() -> None:
+    body = "1 rfork i:0x10 c:k\n2 await b:b1 i:256\n3 probe w:segments"
+    extra = "block k\n9 sleep i:5\nend\n"
+    assert run(body, extra=extra) == run(body, extra=extra)
