@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -118,7 +119,7 @@ def _print_summary(verdicts: list[Verdict], root: Path) -> None:
     click.echo(f"run: {len(verdicts)} scenarios: {parts}; results in {root}/ (summary.json)")
 
 
-def _symboliser(kernel: Path):  # type: ignore[no-untyped-def]
+def _symboliser(kernel: Path) -> Callable[[int], str | None] | None:
     from harness.errors import InputError
     from harness.model.symbols import load_symbols
 

@@ -34,13 +34,14 @@ extern int	brk_(void*);
 extern vlong	_nsec(void);
 
 enum {
-	Poolsize	= 8*1024*1024,	/* program text, arguments, buffers: all of it */
+	Poolsize	= 40*1024*1024,	/* program text and its tokens (bss: pages only when touched) */
 	Maxtoks		= 200000,	/* tokens on one program line */
 	Maxbufs		= 256,
 	Maxblocks	= 512,
 	Maxstmts	= 16384,
 	Maxvars		= 256,
-	Maxframe	= 256*1024,	/* one record, built on the stack */
+	Maxframe	= 1000000+128,	/* one frame (frame.py MAX_PAYLOAD), built on the stack */
+	Maxout		= 256*1024,	/* a record's out object */
 	Maxseg		= 4096,		/* /proc/N/segment text */
 	Errmax		= 128,
 };
@@ -506,7 +507,7 @@ typedef struct Rec Rec;
 struct Rec {
 	char	*buf;
 	Str	out;	/* the "out" object's members */
-	char	outbuf[Maxframe/2];
+	char	outbuf[Maxout];
 	int	isret;
 	vlong	ret;
 	char	*err;
@@ -1341,7 +1342,7 @@ loadprogram(void)
 	char *text;
 	long n, max;
 
-	max = Poolsize / 2;
+	max = Poolsize - 1024*1024;	/* the rest: arguments, names, buffer contents */
 	text = (char*)pool + npool;
 	n = readfile(progfile, text, max);
 	if(n < 0){
@@ -1755,8 +1756,7 @@ childstart(Proc *p, Stmt *st, int block)
 	sputc(&s, 's');
 	sint(&s, st->step);
 	p->seq = 0;
-	p->hmode = Hnone;
-	*procslot = p;
+	*procslot = p;	/* the note handler is inherited, as the kernel does */
 	recinit(&r);
 	jkey(&r.out, "pid");
 	sint(&r.out, p->pid);

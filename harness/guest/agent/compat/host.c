@@ -177,30 +177,62 @@ find(char *proc, long seq)
 	return NULL;
 }
 
+static int
+isnote(Ans *a)
+{
+	return a != NULL && strcmp(a->kind, "note") == 0;
+}
+
 /*
- * The record the agent is producing now.  None: the model's process is
- * gone (exited, or killed by a note or fault), so this one goes too.  A
- * note record: the model delivered a note here; run the handler.
+ * Notes the model delivered before the record at ctxseq: they reach the
+ * handler on the way back from the call, before the agent writes the call's
+ * record (machine.py deliver_notes).  The handler writes the note records.
  */
-static Ans*
-current(void)
+static void
+deliver(void)
 {
 	Ans *a;
 
-	for(;;){
-		a = find(ctxproc, ctxseq);
-		if(a == NULL){
-			fflush(NULL);
-			_exit(0);
-		}
-		if(strcmp(a->kind, "note") != 0 || inhandler)
-			return a;
+	if(inhandler)
+		return;
+	while(isnote(a = find(ctxproc, ctxseq))){
 		if(handler == NULL)
 			fatal("the model delivered a note but no handler is installed");
 		inhandler = 1;
 		handler(NULL, a->data != NULL ? a->data : "");
 		inhandler = 0;
 	}
+}
+
+/* The process is gone in the model: deliver what it saw, then go. */
+static _Noreturn void
+vanish(void)
+{
+	deliver();
+	fflush(NULL);
+	_exit(0);
+}
+
+/*
+ * The record the agent is producing now: the first one at or after ctxseq
+ * that is not a note.  None: the model's process is gone (exited, or killed
+ * by a note or a fault), so this one goes too.
+ */
+static long curseq;
+
+static Ans*
+current(void)
+{
+	Ans *a;
+	long k;
+
+	deliver();	/* notes come back with the call, before its record */
+	for(k = ctxseq; isnote(a = find(ctxproc, k)); k++)
+		;
+	if(a == NULL)
+		vanish();
+	curseq = k;
+	return a;
 }
 
 static void
@@ -215,7 +247,7 @@ isop(char *op)
 	Ans *a;
 
 	a = current();
-	return strcmp(a->op, op) == 0 && consumed != ctxseq;
+	return strcmp(a->op, op) == 0 && consumed != curseq;
 }
 
 /* The system call under test: answer it from the record. */
@@ -227,9 +259,9 @@ call(char *op)
 	a = current();
 	if(strcmp(a->op, op) != 0)
 		fatal("agent performs %s, model recorded %s %s", op, a->kind, a->op);
-	if(consumed == ctxseq)
+	if(consumed == curseq)
 		fatal("agent performs %s twice for one record", op);
-	consumed = ctxseq;
+	consumed = curseq;
 	if(a->hasret && a->ret == -1)
 		seterr(a->err);
 	return a;
@@ -291,7 +323,7 @@ nh_open(char *path, int mode)
 	}
 	if(strncmp(path, "/env/", 5) == 0 || strncmp(path, "/proc/", 6) == 0){
 		a = current();
-		if(strcmp(a->kind, "probe") != 0 || a->arg0 == NULL || strcmp(a->arg0, "fds") == 0){
+		if(strcmp(a->kind, "probe") != 0 || a->arg0 == NULL){
 			if(strstr(path, "/segment") != NULL)
 				return fakeopen(defsegs, strlen(defsegs));
 			return failerr("file does not exist");
@@ -371,11 +403,8 @@ checkframe(char *buf, long n)
 
 	if(sscanf(buf + 5, "%63s %ld", proc, &seq) != 2)
 		fatal("unparsable frame header");
-	if(find(ctxproc, ctxseq) == NULL){
-		/* the model's process ended before this record (e.g. a foreign image ran) */
-		fflush(NULL);
-		_exit(0);
-	}
+	if(find(ctxproc, ctxseq) == NULL)
+		vanish();	/* the model's process ended before this record (e.g. a foreign image ran) */
 	if(strcmp(proc, ctxproc) != 0 || seq != ctxseq)
 		fatal("agent writes record %s %ld, the model's answers were for %s %ld", proc, seq, ctxproc, ctxseq);
 	(void)n;
@@ -387,6 +416,7 @@ nh_write(int fd, void *buf, long n)
 	long m;
 
 	if(n >= 5 && memcmp(buf, "\001NH1 ", 5) == 0){
+		deliver();
 		checkframe(buf, n);
 		m = write(fd, buf, n);
 		ctxseq++;
@@ -669,9 +699,13 @@ nh_notify(void (*f)(void*, char*))
 {
 	Ans *a;
 
+	void (*old)(void*, char*);
+
+	old = handler;
+	handler = f;	/* a note the model delivers right after notify finds it installed */
 	a = call("notify");
-	if(a->ret == 0)
-		handler = f;
+	if(a->ret != 0)
+		handler = old;
 	return (int)a->ret;
 }
 

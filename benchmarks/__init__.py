@@ -1,0 +1,1 @@
+"""Benchmarks: measurements, never tests.  `make bench` runs them all."""
