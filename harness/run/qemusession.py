@@ -10,6 +10,7 @@ snapshot restore, not a boot; when the restore fails the machine is rebooted.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from harness.errors import HarnessError, InfraError, UsageError
 from harness.guest.delivery import DeliveryDisk, build_disk
 from harness.qemu.console import BootTimeouts, GuestPanic
 from harness.qemu.machine import Machine
-from harness.qemu.profiles import Disk, QemuProfile
+from harness.qemu.profiles import Disk, QemuProfile, qemu_img
 from harness.qemu.profiles import get_profile as get_qemu_profile
 from harness.run.consolesession import AGENT_COMMAND, run_on_console
 from harness.run.results import ResultsDir
@@ -59,16 +60,27 @@ class QemuSession:
         self.results = results
         self.boot_scale = boot_scale
         self.disk: DeliveryDisk | None = None
+        self.disk_image = Path()
+        self.disk_format = "raw"
         self.machine: Machine | None = None
         self.qemu_command: list[str] = []
 
     def deliver(self, programs: dict[str, str]) -> None:
         self.disk = build_disk(self.workdir / "deliver.img", programs, self.agent)
+        # savevm needs every writable disk to be qcow2; a restore then also takes
+        # the scratch files the scenarios wrote back to the snapshot's state.
+        qcow = self.workdir / "deliver.qcow2"
+        proc = subprocess.run([qemu_img(), "convert", "-f", "raw", "-O", "qcow2", str(self.disk.path), str(qcow)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise InfraError(f"qemu-img convert: {proc.stderr.strip()}")
+        self.disk_format = "qcow2"
+        self.disk_image = qcow
 
     def boot(self) -> None:
         assert self.disk is not None
         self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir,
-                               disks=[Disk(self.disk.path, "raw")], snapshots=True,
+                               disks=[Disk(self.disk_image, self.disk_format)], snapshots=True,
                                timeouts=BootTimeouts(scale=self.boot_scale))
         try:
             self.machine.start()

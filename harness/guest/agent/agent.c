@@ -41,7 +41,7 @@ enum {
 	Maxstmts	= 16384,
 	Maxvars		= 256,
 	Maxframe	= 1000000+128,	/* one frame (frame.py MAX_PAYLOAD), built on the stack */
-	Maxout		= 256*1024,	/* a record's out object */
+	Maxout		= 1000000,	/* a record's out object */
 	Maxseg		= 4096,		/* /proc/N/segment text */
 	Errmax		= 128,
 };
@@ -591,7 +591,15 @@ emit(Proc *p, Stmt *st, char *kind, char *op, Rec *r)
 		jstr(&s, kind);
 		sadd(&s, ",\"op\":");
 		jstr(&s, op);
-		sadd(&s, ",\"out\":{\"agent-error\":\"record too large\"}}");
+		/* args and out do not fit a frame: keep what the call did */
+		sadd(&s, ",\"ret\":");
+		if(r->isret)
+			sint(&s, r->ret);
+		else
+			sadd(&s, "null");
+		sadd(&s, ",\"err\":");
+		jstr(&s, r->err);
+		sadd(&s, ",\"out\":{\"agent-error\":\"record too large for a frame\"}}");
 	}
 	pay = s.s;
 	n = s.p - s.s;
