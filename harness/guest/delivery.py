@@ -48,9 +48,16 @@ def _run(argv: list[str]) -> None:
         raise InfraError(f"{' '.join(argv[:3])}...: {proc.stderr.strip() or proc.stdout.strip()}")
 
 
-def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb: int = 8) -> DeliveryDisk:
-    """Write a FAT image at DEST holding PROGRAMS (name -> program text) and the agent."""
+def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb: int | None = None) -> DeliveryDisk:
+    """Write a FAT image at DEST holding PROGRAMS (name -> program text) and the agent.
+
+    The size defaults to the content, doubled for FAT's clusters and the
+    scratch files scenarios write, plus 16 MiB.
+    """
     mformat, mcopy, mmd = _need("mformat"), _need("mcopy"), _need("mmd")
+    if size_mb is None:
+        content = sum(len(t.encode()) for t in programs.values()) + (agent.stat().st_size if agent else 0)
+        size_mb = 2 * content // (1 << 20) + 16
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("wb") as f:
         f.truncate(size_mb * 1024 * 1024)

@@ -33,7 +33,7 @@ from typing import Any
 
 from harness.errors import HarnessError, InfraError
 from harness.program import Program
-from harness.trace.frame import decode_stream
+from harness.trace.frame import MAX_PAYLOAD, decode_stream, record_payload
 from harness.trace.schema import Record
 
 AGENT_DIR = Path(__file__).resolve().parent / "agent"
@@ -86,7 +86,8 @@ def render_fd_file(rows: list[list[Any]]) -> str:
     """``out.fds`` rows back to /proc/N/fd text: dot, then procfdprint lines."""
     lines = ["/\n"]
     for fd, mode, path in rows:
-        lines.append(f"{int(fd):3d} {str(mode):<2.2} M {0:4d} ({0:016x} 0 00) {8192:5d} {0:8d} {path}\n")
+        col = {"r": "r ", "w": "w ", "rw": "rw"}.get(str(mode), "")  # OEXEC: %.2s of ""
+        lines.append(f"{int(fd):3d} {col} M {0:4d} ({0:016x} 0 00) {8192:5d} {0:8d} {path}\n")
     return "".join(lines)
 
 
@@ -205,6 +206,20 @@ def comparable(rec: Record, nondet: list[str]) -> dict[str, Any]:
     return obj
 
 
+TOO_LARGE = "record too large for a frame"
+
+
+def comparable_framed(rec: Record, nondet: list[str]) -> dict[str, Any]:
+    """As ``comparable``, for a record that cannot travel in one frame
+    (payload over MAX_PAYLOAD): the agent then keeps proc/seq/step/kind/op,
+    ret and err, and says so in ``out`` instead of the args and out."""
+    obj = comparable(rec, nondet)
+    if len(record_payload(rec)) > MAX_PAYLOAD:
+        obj["args"] = []
+        obj["out"] = {"agent-error": TOO_LARGE}
+    return obj
+
+
 def differences(expected: list[Record], got: list[Record]) -> list[str]:
     """Per-process, record-by-record differences; empty when the agent reproduced the trace."""
     diffs: list[str] = []
@@ -219,7 +234,7 @@ def differences(expected: list[Record], got: list[Record]) -> list[str]:
             if i >= len(act):
                 diffs.append(f"{p}[{i}]: agent never wrote {exp[i].to_json()}")
                 continue
-            a, b = comparable(exp[i], exp[i].nondet), comparable(act[i], exp[i].nondet)
+            a, b = comparable_framed(exp[i], exp[i].nondet), comparable(act[i], exp[i].nondet)
             if a != b:
                 diffs.append(f"{p}[{i}]: expected {a}, agent wrote {b}")
     return diffs

@@ -14,8 +14,8 @@ from harness.model.errors import Enonexist, KernelError
 from harness.model.process import quote
 from harness.model.profiles import Profile
 
-AGENT_PATH = "/tmp/nh/agent"  # what s:$agent expands to in the model
-AGENT_TEXT = "agent"  # up->text of the agent: the last element of AGENT_PATH
+AGENT_PATH = "/tmp/nh/nhagent"  # what s:$agent expands to in the model (the binary is nhagent in the guest too)
+AGENT_TEXT = "nhagent"  # up->text of the agent: the last element of AGENT_PATH
 SCRATCH_DIR = "/tmp/nh"  # what $dir expands to in the model
 DMDIR = 0x80000000
 

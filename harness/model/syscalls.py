@@ -45,7 +45,7 @@ Every statement of the program gives at most one record (schema v1):
   fields of a wait message.  Pids, noteids and addresses are exact in the
   model's own numbering and are symbolised by the normaliser.
 * A process killed by a note prints nothing more; its parent's await shows
-  ``'TEXT PID: NOTE'`` (TEXT ``agent`` for the agent image).
+  ``'TEXT PID: NOTE'`` (TEXT ``nhagent`` for the agent image).
 * A process still blocked when the run ends (deadlock, or the step limit)
   gets one last record: kind call, the blocked (or next) statement's op/args,
   ret/err None, ``out={"hung": "deadlock"|"step-limit"}``.

@@ -40,7 +40,7 @@ def test_rfork_nowait_no_children() -> None:  # sysproc.c:220 RFNOWAIT: no paren
 
 @pytest.mark.parametrize(
     "n,expect_len",
-    [(10, 10), (100, 100), (117, 116), (200, 116)],  # exits.lenN: msg "agent PID: " + 127 cap
+    [(10, 10), (100, 100), (117, 114), (200, 114)],  # exits.lenN: msg "nhagent PID: " + 127 cap
 )
 def test_exits_truncation(n: int, expect_len: int) -> None:
     s = ("abcdefghij" * 20)[:n]
@@ -48,8 +48,8 @@ def test_exits_truncation(n: int, expect_len: int) -> None:
     msg = rec(recs, 2).out["text"]
     body = msg.split(": ", 1)[1].rstrip("'")
     pid = rec(recs, 1).ret
-    assert len(f"agent {pid}: ") + len(body) <= 127
-    assert body == s[: min(n, 127 - len(f"agent {pid}: "))]
+    assert len(f"nhagent {pid}: ") + len(body) <= 127
+    assert body == s[: min(n, 127 - len(f"nhagent {pid}: "))]
 
 
 def test_await_small_buffers() -> None:  # await.buf1 / buf0 probes

@@ -16,8 +16,26 @@
  * - no print/fmt: numbers and JSON are formatted here, so the record bytes
  *   are the same on every build;
  * - per-process state lives on the stack (Proc), because rfork(RFMEM)
- *   shares data and bss but never the stack; the declared buffers live in
- *   the pool and are shared under RFMEM, as the scenarios expect.
+ *   shares data and bss but never the stack; the declared buffers live
+ *   above end (one brk before the program runs) and are shared under RFMEM.
+ *
+ * Records follow the conventions in harness/model/syscalls.py.  Choices of
+ * the agent's own:
+ * - -o FILE is dup'ed onto fd 1, so the program sees the fd table (0, 1, 2)
+ *   it would see on the console;
+ * - exec ... c:B puts "progfile B proc seq step outfd dir agent ppid pid
+ *   var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
+ *   is that pid continues in B and first prints the exec record (ret 0,
+ *   out.argv); anything else ignores it;
+ * - $agent is argv[0] of the first start (the harness passes a full path),
+ *   $dir the -d directory (default /tmp);
+ * - notify h:badarg answers noted(99); touch reads/writes a 32-bit word;
+ * - a record too big for one frame keeps proc/seq/step/kind/op/ret/err and
+ *   says "record too large for a frame" in out;
+ * - nondet is always []: the model names what it cannot know.
+ * Parser limits the Python parser does not have (rejected with a reason):
+ * NUL bytes, a program over ~39 MiB, step numbers over 18 digits, more than
+ * 200000 tokens on a line, Maxstmts/Maxbufs/Maxblocks/Maxvars below.
  */
 #include <u.h>
 #include <libc.h>
@@ -41,7 +59,7 @@ enum {
 	Maxstmts	= 16384,
 	Maxvars		= 256,
 	Maxframe	= 1000000+128,	/* one frame (frame.py MAX_PAYLOAD), built on the stack */
-	Maxout		= 1000000,	/* a record's out object */
+	Maxout		= 512*1024,	/* a record's out object; stack use stays well under mips' 8 MiB */
 	Maxseg		= 4096,		/* /proc/N/segment text */
 	Errmax		= 128,
 };
@@ -573,7 +591,7 @@ emit(Proc *p, Stmt *st, char *kind, char *op, Rec *r)
 	jstr(&s, r->err);
 	sadd(&s, ",\"out\":");
 	if(r->out.over){
-		sadd(&s, "{\"agent-error\":\"record too large\"}");
+		sadd(&s, "{\"agent-error\":\"out too large for the agent\"}");
 	}else{
 		sadd(&s, r->out.s);
 		sputc(&s, '}');
@@ -663,7 +681,7 @@ islinebreak(long r)
 
 /* str.isspace() */
 static int
-isspacerune(long r)
+pyisspace(long r)
 {
 	return (r >= 0x09 && r <= 0x0d) || (r >= 0x1c && r <= 0x20) || r == 0x85 || r == 0xa0
 		|| r == 0x1680 || (r >= 0x2000 && r <= 0x200a) || r == 0x2028 || r == 0x2029
@@ -1305,7 +1323,7 @@ parse(char *text, long len)
 		c = 0;
 		for(q = ls; *q; q += n){
 			n = runeat(q, e, &r);
-			if(!isspacerune(r)){
+			if(!pyisspace(r)){
 				c = r == '#';
 				break;
 			}
@@ -1617,15 +1635,19 @@ fdprobe(Proc *p, Rec *r)
 		fd = atoi(l);
 		if(fd == myfd)
 			continue;
-		/* the mode column is l[4..5]; the path is what follows 7 more fields */
-		path[0] = l[4] == ' ' ? 0 : l[4];
-		path[1] = 0;
-		if(l[5] != ' '){
-			i = strlen(path);
-			path[i] = l[5];
-			path[i+1] = 0;
+		/*
+		 * the mode is "r ", "w ", "rw" or, for OEXEC, empty (then the
+		 * line has two characters fewer); the path follows 7 more fields
+		 */
+		if(l[4] == ' '){
+			path[0] = 0;
+			rest = l + 5;
+		}else{
+			path[0] = l[4];
+			path[1] = l[5] == ' ' ? 0 : l[5];
+			path[2] = 0;
+			rest = l + 7;
 		}
-		rest = l + 7;
 		for(i = 0; i < 7; i++){
 			while(*rest == ' ')
 				rest++;
