@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError, InfraError, UsageError
 from harness.guest.delivery import DeliveryDisk, build_disk
+from harness.model.fs import AGENT_PATH, SCRATCH_DIR
 from harness.qemu.console import BootTimeouts, GuestPanic
 from harness.qemu.machine import Machine
 from harness.qemu.profiles import Disk, QemuProfile, qemu_img
@@ -25,10 +26,13 @@ from harness.run.results import ResultsDir
 from harness.run.session import GuestRun, GuestSession
 
 MOUNTPOINT = "/n/nh"
-# Where the agent runs and scenarios write files: a directory on the delivery disk
-# (dossrv mounts it read-write; the standard bootfs has no ramfs).  FAT has no
-# permission bits, so scenarios about execute permission cannot pass here.
-SCRATCH = f"{MOUNTPOINT}/tmp"
+# Where the agent runs and scenarios write files: the model's scratch directory
+# (harness.model.fs.SCRATCH_DIR, /tmp/nh), so paths in error strings agree.  It
+# lives on the delivery disk (dossrv mounts it read-write; the standard bootfs
+# has no ramfs) bound over /tmp; the agent is bound at the model's AGENT_PATH.
+# FAT has no permission bits: scenarios about execute permission cannot pass here.
+SCRATCH = SCRATCH_DIR
+AGENT = AGENT_PATH
 
 
 def mount_commands(profile: QemuProfile) -> list[str]:
@@ -37,7 +41,9 @@ def mount_commands(profile: QemuProfile) -> list[str]:
         "bind -a '#S' /dev",  # make sure the sd devices are visible under /dev
         f"dossrv -f {dev} nhdisk",
         f"mount -c /srv/nhdisk {MOUNTPOINT}",
-        f"mkdir -p {SCRATCH}",
+        f"mkdir -p {MOUNTPOINT}/tmp/nh",
+        f"bind -c {MOUNTPOINT}/tmp /tmp",
+        f">{AGENT}; bind {MOUNTPOINT}/nhagent {AGENT}",
     ]
 
 
@@ -97,7 +103,7 @@ class QemuSession:
 
     def run_program(self, scenario: str, timeout: float) -> GuestRun:
         assert self.machine is not None and self.machine.console is not None and self.disk is not None
-        cmd = AGENT_COMMAND.format(agent=f"{MOUNTPOINT}/nhagent", scratch=SCRATCH,
+        cmd = AGENT_COMMAND.format(agent=AGENT, scratch=SCRATCH,
                                    program=self.disk.guest_program_path(MOUNTPOINT, scenario))
         run = run_on_console(self.machine.console, cmd, timeout)
         if run.crash and run.crash.startswith("hang"):
