@@ -69,6 +69,17 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     compiled = [sc for sc in (compile_scenario(f, arch) for f in files) if sc.runs_on(arch, prof)]
     if not compiled:
         raise UsageError("no scenarios matched")
+    qemu_binary = ""
+    if not simulate:
+        from harness.qemu.profiles import check_qemu
+        from harness.qemu.profiles import get_profile as get_qemu_profile
+        from harness.run.qemusession import qemu_session_factory
+
+        assert kernel is not None
+        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent) if agent else None, qemu_profile,
+                                            boot_scale)
+        qemu_binary = get_qemu_profile(qemu_profile or arch).binary
+        check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
     results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
                     "scenarios": len(compiled)}
@@ -83,14 +94,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         results.write_versions([])
         run_factory = factory
     else:
-        from harness.qemu.profiles import get_profile as get_qemu_profile
-        from harness.run.qemusession import qemu_session_factory
-
-        assert kernel is not None
-        results.write_versions([get_qemu_profile(qemu_profile or arch).binary])
-        cfg.symbolise = _symboliser(Path(kernel))
-        run_factory = qemu_session_factory(arch, Path(kernel), Path(agent) if agent else None, qemu_profile,
-                                           boot_scale)  # type: ignore[assignment]
+        results.write_versions([qemu_binary])
+        cfg.symbolise = _symboliser(Path(kernel or ""))
+        run_factory = qemu_factory  # type: ignore[assignment]
     click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}, "
                f"{jobs} job(s); results in {results.root}/")
     try:

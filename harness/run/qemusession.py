@@ -50,13 +50,7 @@ def mount_commands(profile: QemuProfile) -> list[str]:
 class QemuSession:
     def __init__(self, n: int, results: ResultsDir, qprofile: QemuProfile, kernel: Path,
                  agent: Path | None, boot_scale: float = 1.0) -> None:
-        if not qprofile.has_9front_kernel:
-            raise UsageError(f"{qprofile.name}: no 9front kernel runs on this QEMU machine (see README)")
-        if agent is None:
-            raise UsageError(
-                "--agent is required with --kernel: build the agent with the 9front compilers "
-                "(cd harness/guest/agent; mk) and pass the binary; building it inside a "
-                "bootfs-only guest is impossible (no compilers there)")
+        assert agent is not None and qprofile.has_9front_kernel  # checked by qemu_session_factory
         self.label = f"{qprofile.arch}#{n}"
         self.qprofile = qprofile
         self.kernel = kernel
@@ -131,6 +125,12 @@ def qemu_session_factory(arch: str, kernel: Path, agent: Path | None, qemu_profi
     if not kernel.is_file():
         raise UsageError(f"{kernel}: no such kernel file")
     qprofile = get_qemu_profile(qemu_profile or arch)
+    if not qprofile.has_9front_kernel:
+        raise UsageError(f"{qprofile.name}: no 9front kernel runs on this QEMU machine (see README, 'Status per arch')")
+    if agent is None:
+        raise UsageError(
+            "--agent is required with --kernel: build the agent with the 9front compilers "
+            "(harness/guest/agent: mk) and pass the binary; a bootfs-only guest has no compilers to build it")
 
     def make(n: int, results: ResultsDir) -> GuestSession:
         return QemuSession(n, results, qprofile, kernel, agent, boot_scale)

@@ -49,11 +49,12 @@ class ResultsDir:
     @classmethod
     def create(cls, base: str | Path, label: str) -> ResultsDir:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        root = Path(base) / f"{stamp}-{label}"
+        base = Path(base).resolve()  # QEMU runs in a sub-directory: paths must not be relative
+        root = base / f"{stamp}-{label}"
         n = 1
         while root.exists():
             n += 1
-            root = Path(base) / f"{stamp}-{label}-{n}"
+            root = base / f"{stamp}-{label}-{n}"
         root.mkdir(parents=True)
         rd = cls(root)
         (root / "command.txt").write_text(" ".join(sys.argv) + "\n")
