@@ -355,7 +355,100 @@ def _record_of(fr: Frame) -> Record | TransportError:
     return rec
 
 
+REPAIR_MAX_FRAME = 64 * 1024  # longer broken frames are not searched for repairs
+REPAIR_MAX_LINES = 2  # at most this many inserted console lines per frame
+
+
+def _single_frame(candidate: bytes) -> bool:
+    """True when CANDIDATE decodes as exactly one valid frame and nothing else."""
+    dec = FrameDecoder()
+    dec.expect_start_at_zero = False  # a lone frame: its writer's earlier frames are elsewhere
+    evs = dec.feed(candidate + b"\n") + dec.finish()
+    frames = [e for e in evs if isinstance(e, Frame)]
+    return len(frames) == 1 and not any(isinstance(e, TransportError) for e in evs)
+
+
+def _cuts(span: bytes, lfs: list[int], k: int, want: int | None) -> Iterable[tuple[bytes, bytes]]:
+    """Ways to cut k inserted lines out of SPAN: each ends at one of the LFs in LFS."""
+    if k == 0:
+        if want is None or len(span) == want:
+            yield span, b""
+        return
+    j = lfs[-1]
+    lo = lfs[-2] + 1 if len(lfs) > 1 else 1  # an inserted line holds no other LF; never the SOH
+    for i in range(j, lo - 1, -1):
+        head, cut, tail = span[:i], span[i : j + 1], span[j + 1 :]
+        for rest, removed in _cuts(head, lfs[:-1], k - 1, None if want is None else want - len(tail)):
+            yield rest + tail, removed + cut
+
+
+def repair_frame(span: bytes) -> tuple[bytes, bytes] | None:
+    """Recover a frame (SOH..STX) broken by console lines inserted into it.
+
+    Kernel prints are text ending in LF and hold no SOH/STX; a frame holds no
+    LF.  So the inserted text is found by cutting out runs that end at the
+    frame's LFs, and a cut is accepted only when what remains is one frame
+    whose length and CRC-32 verify: a repair can never fake or alter a record.
+    Returns (frame, removed console text) or None.
+    """
+    if len(span) > REPAIR_MAX_FRAME or not span.startswith(b"\x01") or not span.endswith(EOM):
+        return None
+    lfs = [i for i, c in enumerate(span) if c == 0x0A]
+    if not lfs or len(lfs) > REPAIR_MAX_LINES:
+        return None
+    m = _HEADER_RE.match(span, len(SOM))
+    want = None
+    if m is not None:  # the header is intact: the frame's exact length is known
+        want = m.end() + int(m.group(3)) + _TRAILER
+    # An insertion inside the header can make it parse with a wrong length:
+    # then search again without the length constraint.
+    for length in (want, None) if want is not None else (None,):
+        for candidate, removed in _cuts(span, lfs, len(lfs), length):
+            if _single_frame(candidate):
+                return candidate, removed
+    return None
+
+
+def repair_stream(data: bytes) -> tuple[bytes, int]:
+    """DATA with every repairable broken frame repaired; the count of repairs.
+
+    Removed console text is kept, moved to just after its frame's line.
+    """
+    out = bytearray()
+    pos = repaired = 0
+    while True:
+        soh = data.find(b"\x01", pos)
+        if soh < 0:
+            out += data[pos:]
+            return bytes(out), repaired
+        nxt = data.find(b"\x01", soh + 1)
+        stx = data.find(EOM, soh + 1)
+        end = len(data) if nxt < 0 else nxt
+        if stx < 0 or stx > end:
+            out += data[pos:end]
+            pos = end
+            continue
+        span = data[soh : stx + 1]
+        fixed = None if _single_frame(span) else repair_frame(span)
+        out += data[pos:soh]
+        if fixed is None:
+            out += span
+        else:
+            out += fixed[0] + b"\n" + fixed[1]
+            repaired += 1
+        pos = stx + 1
+
+
 def decode_records(data: bytes | Iterable[bytes]) -> tuple[list[Record], list[str]]:
-    """The records of a console stream and its transport errors as one-line strings."""
-    d = decode_stream(data)
+    """The records of a console stream and its transport errors as one-line strings.
+
+    Frames broken by console lines inserted into them are repaired first
+    (``repair_frame``); what cannot be repaired stays a transport error.
+    """
+    raw = data if isinstance(data, bytes | bytearray) else b"".join(bytes(c) for c in data)
+    d = decode_stream(bytes(raw))
+    if d.errors:
+        fixed, n = repair_stream(bytes(raw))
+        if n:
+            d = decode_stream(fixed)
     return d.records, [str(e) for e in d.errors]

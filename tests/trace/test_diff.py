@@ -134,8 +134,13 @@ def test_transport_round_trip_through_a_noisy_console() -> None:
     records, errors = frame.decode_records(console)
     assert errors == []
     assert diff_traces(_trace("model", 101, 103, 0), Trace(guest.header, records)).identical
+    # A print inside a frame is cut out again (CRC-verified): nothing is lost.
     broken = console.replace(frames[4], frames[4][:20] + noise + frames[4][20:])
     records, errors = frame.decode_records(broken)
+    assert errors == [] and len(records) == len(frames)
+    # A frame that is damaged, not just interrupted, is lost and shows as missing.
+    damaged = console.replace(frames[4], frames[4][:20] + b"X" + frames[4][21:])
+    records, errors = frame.decode_records(damaged)
     assert errors and len(records) == len(frames) - 1
     r = diff_traces(_trace("model", 101, 103, 0), Trace(guest.header, records))
     assert [d.kind for d in r.divergences] == [MISSING]
