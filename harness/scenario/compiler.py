@@ -141,7 +141,12 @@ class _Compiler:
         if unknown:
             raise self.fail(getattr(spec, "line", line), f"buffer {name}: unknown key(s) {sorted(unknown)}")
         if "text" in spec:
-            return str(spec["text"]).encode("utf-8")
+            # File contents (e.g. a #! line) may name the agent or the scratch
+            # directory: both sides use the same fixed paths (harness.model.fs).
+            from harness.model.fs import AGENT_PATH, SCRATCH_DIR
+
+            text = str(spec["text"]).replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
+            return text.encode("utf-8")
         if "hex" in spec:
             try:
                 return bytes.fromhex(str(spec["hex"]))

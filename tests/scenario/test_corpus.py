@@ -28,7 +28,7 @@ from harness.trace.schema import Record
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "testcases"
-SHARED = Path("/work/shared")
+SHARED = ROOT.parent / "shared"  # the project's shared/ sits beside the clone (also in CI)
 SEED = SHARED / "seeds" / "sysproc.c"
 PROBES = SHARED / "observations" / "probes"
 PROBE_FILES = {"amd64-seed": PROBES / "amd64-seed.txt", "arm64-head": PROBES / "arm64-head.txt"}
