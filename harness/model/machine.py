@@ -418,6 +418,7 @@ class Machine(Syscalls):
             for fd, c in f.fds.items():
                 c.refs += 1
                 n.fds[fd] = c
+            n.cexec = set(f.cexec)
         return n
 
     def fork(self, p: Proc, st: Stmt, flag: int, block: str | None) -> int:
@@ -503,8 +504,9 @@ class Machine(Syscalls):
             if s is not None and s.type & sg.SG_CEXEC:
                 sg.putseg(s)
                 p.segs[i] = None
-        for fd in [fd for fd, c in p.fgrp.fds.items() if c.cexec]:
+        for fd in sorted(p.fgrp.cexec & set(p.fgrp.fds)):
             self.close_chan(p.fgrp.fds.pop(fd))
+        p.fgrp.cexec.clear()
         p.text, p.argv, p.args = plan.text, list(plan.argv), plan.args
         p.notes.clear()
         p.notify, p.notified, p.lastnote = None, False, None

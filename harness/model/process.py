@@ -16,6 +16,9 @@ NUSER, NEXIT, NDEBUG = 0, 1, 2  # note flags (portdat.h)
 @dataclass(eq=False)
 class Fgrp:
     fds: dict[int, Any] = field(default_factory=dict)  # fd -> fs.Chan
+    # close-on-exec is a flag of the fd, not of the chan (sysfile.c: f->flag[fd]):
+    # a dup of an OCEXEC fd survives exec.
+    cexec: set[int] = field(default_factory=set)
 
 
 @dataclass(eq=False)

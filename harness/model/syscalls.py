@@ -403,6 +403,8 @@ class Syscalls:
         while fd in p.fgrp.fds:
             fd += 1
         p.fgrp.fds[fd] = c
+        if c.cexec:
+            p.fgrp.cexec.add(fd)
         return fd
 
     def _synth(self, p: Proc, full: str) -> bytes | None:
@@ -474,6 +476,7 @@ class Syscalls:
     def sys_close(self, p: Proc, a: list[Any]) -> Result:
         fd = self.l32(int(a[0]))
         self.fd(p, fd)
+        p.fgrp.cexec.discard(fd)
         self.close_chan(p.fgrp.fds.pop(fd))
         return Result(0)
 
@@ -482,12 +485,15 @@ class Syscalls:
         c = self.fd(p, old)
         c.refs += 1
         if new < 0:
-            return Result(self.newfd(p, c))
+            fd = self.newfd(p, c)
+            p.fgrp.cexec.discard(fd)  # dup never copies close-on-exec
+            return Result(fd)
         if new > 100:  # sysdup: fd beyond the table's growth limit
             raise KernelError(Ebadfd)
         if new in p.fgrp.fds:
             self.close_chan(p.fgrp.fds[new])
         p.fgrp.fds[new] = c
+        p.fgrp.cexec.discard(new)
         return Result(new)
 
     def sys_pipe(self, p: Proc, a: list[Any]) -> Result:

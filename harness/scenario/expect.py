@@ -75,7 +75,8 @@ def _field(rec: Record, name: str) -> Any:
 def check(scenario: Scenario, records: list[Record], arch: str, profile: str) -> list[Mismatch]:
     by_step: dict[int, list[Record]] = {}
     for r in records:
-        if r.kind != "start":
+        # A step's own record; note records carry the step they interrupted.
+        if r.kind not in ("start", "note"):
             by_step.setdefault(r.step, []).append(r)
     out: list[Mismatch] = []
     for exp in scenario.expects:
