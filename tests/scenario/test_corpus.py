@@ -185,7 +185,27 @@ def ops_of(sc: Scenario) -> set[str]:
 # Scenario (path under testcases/, arch) -> why the model disagrees with the
 # observation the scenario carries.  Each one is a model bug or a gap to
 # reconcile; the expectation stays what the real kernel did.
-MODEL_DISAGREES: dict[tuple[str, str], str] = {}
+# Known gaps of the model, each a real disagreement with the kernel/observation
+# (strict xfail: fixing the model turns them into failures to remove from here).
+_FOREIGN = "the model does not run a foreign a.out: it cannot produce the first-touch fault or demand-load error the kernel kills it with"
+_NAMEC = "namec errors: the model names the whole path; the kernel names the path up to the element that failed"
+_GROUP = "postnote(PNGROUP): the model does not deliver a group note to the other members and their wait messages"
+_NONE = "the model has no /dev/user: a process cannot become 'none', so sysr1 and writes stay permitted"
+MODEL_DISAGREES: dict[tuple[str, str], str] = {
+    ("exec/huge-bss.yaml", "amd64"): _FOREIGN,
+    ("exec/huge-bss.yaml", "arm64"): _FOREIGN,
+    ("exec/huge-text-amd64.yaml", "amd64"): _FOREIGN,
+    ("exec/huge-text-arm64.yaml", "arm64"): _FOREIGN,
+    ("exec/open-errors-current.yaml", "arm64"): _NAMEC,
+    ("exec/open-errors-seed.yaml", "amd64"): _NAMEC,
+    ("exec/open-errors-seed.yaml", "mips"): _NAMEC,
+    ("notify/postnote-group.yaml", "amd64"): _GROUP,
+    ("notify/postnote-group.yaml", "arm64"): _GROUP,
+    ("notify/postnote-group.yaml", "mips"): _GROUP,
+    ("sysr1/as-none.yaml", "amd64"): _NONE,
+    ("sysr1/as-none.yaml", "arm64"): _NONE,
+    ("sysr1/as-none.yaml", "mips"): _NONE,
+}
 
 
 # -- compiling ----------------------------------------------------------------
@@ -280,7 +300,10 @@ def test_error_site_is_reached(line: int, request: pytest.FixtureRequest) -> Non
 
 
 # Error sites whose scenario runs but whose model record is known to differ.
-SITE_DISAGREES: dict[int, str] = {}
+SITE_DISAGREES: dict[int, str] = {
+    804: "noted() outside a handler: the model ends the process as the observed kernel did ('Suicide'), "
+    "so no record carries Egreg",
+}
 
 
 # -- the observations -----------------------------------------------------------
