@@ -115,6 +115,9 @@ def answer_data(rec: Record) -> bytes | None:
         if what == "procargs":
             return _enc(out.get("procargs"))
         return None
+    if rec.op == "exec" and rec.ret == 0 and "argv" in out:
+        # the argv the kernel built (a #! line rewrites it): NUL-separated
+        return b"".join(str(x).encode("utf-8", "surrogateescape") + b"\0" for x in out["argv"])
     if rec.op in ("await", "errstr", "_errstr", "fd2path"):
         return _enc(out.get("text"))
     if rec.op == "read" and "hex" in out:

@@ -1119,11 +1119,11 @@ fromhex(char *t, uchar *out)
 	long n;
 
 	n = 0;
-	for(;;){
-		while(*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' || *t == 0x0b || *t == 0x0c)
+	while(*t != 0){
+		if(*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r' || *t == 0x0b || *t == 0x0c){
 			t++;
-		if(*t == 0)
-			return n;
+			continue;
+		}
 		if(!ishexdigit(t[0]) || !ishexdigit(t[1]))
 			return -1;
 		if(out != nil)
@@ -1131,6 +1131,7 @@ fromhex(char *t, uchar *out)
 		n++;
 		t += 2;
 	}
+	return n;
 }
 
 static void
@@ -1176,7 +1177,10 @@ parseline(int ntok, int line, int *inblock, int *sawheader)
 		if(strcmp(head, "buf") == 0){
 			if(!isdec(toks[2]))
 				fail(line, "buf size must be a decimal number", nil, nil);
-			if(strlen(toks[2]) > 9 || (n = (long)intval(toks[2])) > Poolsize)
+			if(strlen(toks[2]) > 9)
+				fail(line, "buffer too large for the agent's pool", nil, nil);
+			n = (long)intval(toks[2]);
+			if(n > Poolsize)
 				fail(line, "buffer too large for the agent's pool", nil, nil);
 			b->size = n;
 			b->data = palloc(n + 1);
@@ -1300,10 +1304,8 @@ parse(char *text, long len)
 		ls = p;
 		/* find the end of this line: a str.splitlines() boundary */
 		for(;;){
-			if(p >= e){
-				q = p;
-				break;
-			}
+			if(p >= e)
+				break;	/* the text is NUL-terminated already */
 			if(*p == 0)
 				fail(line, "NUL byte in program (the agent cannot hold it)", nil, nil);
 			n = runeat(p, e, &r);
@@ -2223,6 +2225,15 @@ main(int argc, char **argv)
 	placebufs();
 	proc.ppid = getppid();
 	setpids(&proc);
+	/*
+	 * A note group of our own: a scenario's PNGROUP note must not reach
+	 * rc or bootrc (killing bootrc panics the kernel).  The host build's
+	 * system calls are the model's answers, which start in a group already.
+	 */
+#ifndef NH_COMPAT_LIBC_H
+	rfork(RFNOTEG);
+#endif
+	werrstr("");	/* the model starts with an empty errstr; looking up nhcont set one */
 	strcpy(proc.name, "main");
 	recinit(&r);
 	jkey(&r.out, "pid");

@@ -550,6 +550,23 @@ nh_exec(char *path, char **argv)
 		fatal("NHHOST_AGENT is not set");
 	snprintf(ctx, sizeof ctx, "%s %ld", ctxproc, ctxseq);
 	setenv("NHHOST_CTX", ctx, 1);
+	if(a->data != NULL && a->ndata > 0){
+		/* the kernel's argv (rewritten for #! scripts), NUL-separated */
+		char **kargv;
+		long i, k;
+
+		k = 0;
+		for(i = 0; i < a->ndata; i++)
+			k += a->data[i] == 0;
+		kargv = malloc((k + 1) * sizeof kargv[0]);	/* host side only: never freed, execv follows */
+		if(kargv == NULL)
+			fatal("malloc");
+		k = 0;
+		for(i = 0; i < a->ndata; i += strlen(a->data + i) + 1)
+			kargv[k++] = a->data + i;
+		kargv[k] = NULL;
+		argv = kargv;
+	}
 	if(argv == NULL || argv[0] == NULL){
 		noargs[0] = agent;
 		noargs[1] = NULL;
