@@ -83,6 +83,8 @@ RULES: tuple[Rule, ...] = (
     Rule("pids", "pids become <pid:NAME> (from start records and rfork returns)"),
     Rule("noteids", "note group ids become <noteid:PROC>, PROC the first process seen in the group"),
     Rule("addresses", "addresses in Text/Data/Bss become SEG+0xOFF from the process's segment table"),
+    Rule("textref", "the Text segment's reference count is masked: the kernel's image cache keeps "
+         "references from earlier runs of the same binary (history, not behaviour)"),
 )
 RULE_NAMES = tuple(r.name for r in RULES)
 
@@ -321,7 +323,21 @@ def _normalise_one(rec: Record, nondet: list[str], ctx: _Context) -> NRecord:
     _pids(w)
     _noteids(w)
     _addresses(w)
+    _textref(w)
     return w.result()
+
+
+def _textref(w: _Rewriter) -> None:
+    if not _is_probe(w.rec, "segments"):
+        return
+
+    def mask_text_ref(rows: Any) -> Any:
+        if not isinstance(rows, list):
+            return rows
+        return [[*row[:4], MASK] if isinstance(row, list) and len(row) == 5 and row[0] == "Text" else row
+                for row in rows]
+
+    w.rewrite("out.segments", "textref", mask_text_ref)
 
 
 def _await_text(s: str, pid_fn: Callable[[int], str] | None) -> str:
