@@ -73,6 +73,13 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
         verdict.status = Status.INFRA_ERROR
         verdict.summary = "the agent command never completed"
         return verdict
+    if not guest.records:
+        # The agent died before its first record: the harness's side failed to
+        # run the scenario at all, which says nothing about the system calls.
+        verdict.status = Status.INFRA_ERROR
+        verdict.summary = f"the guest agent wrote no records (exit status {run.status!r})"
+        verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
+        return verdict
     result = tdiff.diff_traces(model, guest)
     (results.path(f"{base}.diff.txt")).write_text(tdiff.render_text(result, color=False))
     (results.path(f"{base}.diff.html")).write_text(tdiff.render_html(result))

@@ -85,6 +85,10 @@ class QemuSession:
         try:
             self.machine.start()
             self.qemu_command = self.machine.command
+            # the console log lives in the VM's directory; link it where the README says
+            link = self.console_log
+            if not link.exists():
+                link.symlink_to((self.workdir / "console.log").relative_to(link.parent))
             self.results.path("qemu-command.txt").write_text(" ".join(self.machine.command) + "\n")
             self.machine.boot()
             for cmd in mount_commands(self.qprofile):
