@@ -99,7 +99,7 @@ def test_exits_truncates_to_errmax_and_await_formats_it() -> None:  # sysproc.c:
     assert text.split()[0] == str(step(recs, 1).ret)
 
 
-def test_exits_with_a_bad_pointer() -> None:  # sysproc.c:679 "invalid exit string"
+def test_exits_with_a_bad_pointer() -> None:  # sysproc.c:672 "invalid exit string"
     recs = run("1 rfork i:0x10 c:k\n2 await b:b i:256", extra="block k\n9 exits a:0x1\nend\n")
     assert step(recs, 2).out["text"].endswith(": invalid exit string'")
 
