@@ -40,12 +40,6 @@ RFORK = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "body", "ret", "err"), RFORK, ids=[r[0] for r in RFORK])
-def test_rfork_rules(rule: str, body: str, ret: int, err: str | None) -> None:
-    r = step(run(body), 1)
-    assert (r.ret, r.err) == (ret, err), rule
-
-
 SEGMENTS = [
     ("sysproc.c:827 segbrk of Text", "1 segbrk a:text a:text+0x1000", -1, EBADARG),
     ("sysproc.c:827 segbrk of Data", "1 segbrk a:data a:data+0x1000", -1, EBADARG),
@@ -66,12 +60,6 @@ SEGMENTS = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "body", "ret", "err"), SEGMENTS, ids=[s[0] for s in SEGMENTS])
-def test_segment_rules(rule: str, body: str, ret: int, err: str | None) -> None:
-    r = step(run(body), 1)
-    assert (r.ret, r.err) == (ret, err), rule
-
-
 MISC = [
     ("sysproc.c:756 errstr with nbuf 0", "1 errstr b:b i:0", -1, EBADARG),
     ("sysproc.c:1232 semacquire of a negative value", "1 touch w:w b:b i:-1\n2 semacquire b:b i:0", -1, EBADARG),
@@ -83,8 +71,12 @@ MISC = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "body", "ret", "err"), MISC, ids=[m[0] for m in MISC])
-def test_misc_rules(rule: str, body: str, ret: int, err: str | None) -> None:
+RULES = RFORK + SEGMENTS + MISC
+
+
+@pytest.mark.parametrize(("rule", "body", "ret", "err"), RULES, ids=[r[0] for r in RULES])
+def test_seed_rule(rule: str, body: str, ret: int, err: str | None) -> None:
+    """The last step of BODY returns RET with errstr ERR."""
     recs = run(body)
     last = max(r.step for r in recs)
     r = step(recs, last)
