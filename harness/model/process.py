@@ -60,6 +60,7 @@ class Proc:
     parent: Proc | None = None
     ppid: int = 0
     nchild: int = 0
+    await_order_unknown: bool = False  # an earlier await had several children to choose from
     waitq: list[str] = field(default_factory=list)  # wait messages: (pid, msg) pairs as text
     waitpids: list[int] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)

@@ -213,14 +213,21 @@ class Syscalls:
                 raise KernelError(Eintr)
             if not p.waitq and p.nchild == 0:
                 raise KernelError(Enochild)
+        # Which child await reports is the order children exited in; with more
+        # than one candidate that order is the real scheduler's, not ours.
+        nondet = ["ret", "~times"]
+        if len(p.waitq) > 1 or p.nchild > 0:
+            p.await_order_unknown = True  # and so is every later await's child
+        if p.await_order_unknown:
+            nondet.append("out.text")
         msg = p.waitq.pop(0)
         pid = p.waitpids.pop(0)
         full = f"{pid} 0 0 0 {quote(msg)}".encode("utf-8", "surrogateescape")
         if n == 0:
-            return Result(-1, out={"text": ""}, nondet=["ret", "~times"])
+            return Result(-1, out={"text": ""}, nondet=nondet)
         t = fmt_trunc(full, n - 1)
         self.mem(p).write(addr, t + b"\0")
-        return Result(len(t), out={"text": text(t)}, nondet=["ret", "~times"])
+        return Result(len(t), out={"text": text(t)}, nondet=nondet)
 
     def _errstr(self, p: Proc, addr: int, nbuf: int) -> Result:
         if nbuf == 0:
