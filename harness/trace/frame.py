@@ -3,8 +3,10 @@ r"""Console framing of trace records: encode, and decode from a shared console.
 The guest agent writes its records to a serial console that the kernel also
 prints on (``pmisc 141: suicide: ...``, ``sdE0: ...``).  Kernel text can land
 between frames or in the middle of one.  Framing makes sure such text never
-corrupts a record silently or fakes one: a damaged frame is reported as a
-*transport error*, never decoded as a record, and never as a divergence.
+corrupts a record silently or fakes one: a frame with console lines inserted
+into it is repaired only when its length and CRC-32 verify after the cut;
+any other damaged frame is reported as a *transport error*, never decoded as
+a record, and never as a divergence.
 
 Byte format (version 1)
 =======================
@@ -56,14 +58,31 @@ Decoding rules (``FrameDecoder``)
 * Bytes outside frames are console text (``Text`` events), kept for the
   console log.  The line end right after a frame is not reported.
 * A frame begins at SOH, which nothing but a frame ever writes; ``NH1 SP`` and
-  everything up to its STX must parse exactly as above; otherwise the decoder emits a ``TransportError`` and
-  resumes scanning at the byte after the SOH, so the damaged frame's bytes
-  (and the kernel text that broke it) go to the console text and a frame that
-  starts inside the damaged region is still found.
-* A payload may not contain LF or SOH: a kernel line inserted into a frame
-  (it ends in LF) is detected as soon as it arrives, without waiting for LEN
-  bytes.  The STX must sit exactly at the position LEN implies, and the CRC
-  must match: kernel text has no STX, so no insertion can produce a frame.
+  everything up to its STX must parse exactly as above, the STX must sit
+  exactly where LEN puts it and the CRC must match.
+* A frame that fails is *repaired* if it can be.  Kernel prints are lines or
+  line fragments that end in LF (often CR CR LF) and hold no SOH or STX; a
+  frame holds no CR or LF.  So the decoder waits for the frame's STX (the
+  first one; an SOH first means the frame was cut short) and tries cutting
+  out runs of bytes that each end at one of the LFs in it (one run per LF,
+  each starting anywhere after the previous LF or the SOH - right after the
+  start marker and right before the end marker included).  A cut is accepted
+  only when what is left is one frame whose LEN and CRC-32 verify, so a
+  repair can never fake or alter a record.  It is reported as a ``Repaired``
+  event (kind ``repaired``, not an error) holding the frame and the cut-out
+  text, and the cut-out text also follows as ``Text`` events.
+* Otherwise the frame is a ``TransportError`` (bad-header, bad-length,
+  bad-payload, bad-checksum, truncated, eof: what the strict parse found) and
+  the decoder resumes scanning at the byte after the SOH, so the damaged
+  frame's bytes (and the kernel text that broke it) go to the console text
+  and a frame that starts inside the damaged region is still found.
+* Repair is bounded: a broken frame is given up (reported as its error) as
+  soon as it holds more than ``REPAIR_MAX_LINES`` LFs or runs past
+  ``REPAIR_MAX_SPAN`` bytes (the longest frame plus ``REPAIR_MAX_INSERTED``),
+  without waiting for an STX; the search stops after
+  ``REPAIR_MAX_CANDIDATES`` steps or ``REPAIR_MAX_WORK`` bytes hashed.  One
+  inserted print costs one candidate (LEN fixes the cut); several prints
+  spread over one frame cost a search that may hit these limits.
 * Sequence numbers are checked per writer: the first frame of a writer must be
   0, every next one the previous + 1.  A jump is a ``sequence-gap`` error (the
   frame itself is still delivered), a repeat or step back ``out-of-order``.
@@ -78,7 +97,8 @@ import re
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import overload
+from itertools import chain
+from typing import ClassVar, overload
 
 from harness.errors import TraceError
 from harness.trace.schema import Record
@@ -105,6 +125,18 @@ SEQUENCE_GAP = "sequence-gap"
 OUT_OF_ORDER = "out-of-order"
 EOF = "eof"
 BAD_RECORD = "bad-record"  # a valid frame whose payload is not a record (decode_records)
+REPAIRED = "repaired"  # not an error: a frame recovered by cutting inserted console text out (Repaired)
+
+# The longest valid frame, SOH..STX.
+MAX_FRAME = len(SOM) + _MAX_HEADER + MAX_PAYLOAD + _TRAILER
+# Repair limits: a broken frame is repaired only when it holds at most this
+# many inserted line ends and bytes of inserted text, and the search stops
+# after this many candidate steps and bytes hashed (then it stays an error).
+REPAIR_MAX_LINES = 4
+REPAIR_MAX_INSERTED = 8192
+REPAIR_MAX_SPAN = MAX_FRAME + REPAIR_MAX_INSERTED
+REPAIR_MAX_CANDIDATES = 50_000
+REPAIR_MAX_WORK = 128 << 20
 
 
 def crc32(data: bytes) -> int:
@@ -166,7 +198,32 @@ class TransportError:
         return f"{self.kind} at console byte {self.offset}: {self.message}"
 
 
-Event = Frame | Text | TransportError
+@dataclass(frozen=True)
+class Repaired:
+    """A frame broken by console text inserted into it, recovered by cutting that text out.
+
+    Not an error: the frame left after the cut verified (length and CRC-32).
+    ``removed`` is the cut-out console text; the decoder also emits it as
+    ``Text`` events right after this event, so joining all ``Text`` events
+    still gives the whole console output.  ``cause`` is what the frame looked
+    like before the repair (the transport error it would have been).
+    """
+
+    frame: Frame
+    removed: tuple[Text, ...]
+    cause: TransportError
+    kind: ClassVar[str] = REPAIRED
+
+    @property
+    def text(self) -> bytes:
+        return b"".join(t.data for t in self.removed)
+
+    def __str__(self) -> str:
+        return (f"{self.kind} at console byte {self.frame.offset}: frame {self.frame.proc}:{self.frame.seq} "
+                f"held {len(self.text)} bytes of console text {self.text[:200]!r}")
+
+
+Event = Frame | Text | TransportError | Repaired
 
 
 @dataclass
@@ -178,6 +235,10 @@ class FrameDecoder:
     _base: int = 0  # stream offset of _buf[0]
     _after_frame: bool = False  # swallow the CR/LF that ends a frame
     _next_seq: dict[str, int] = field(default_factory=dict)
+    # A frame at _buf[0] failed the strict parse: the error it is, unless a repair works.
+    _pending: TransportError | None = None
+    _searched: int = 0  # bytes of _buf already searched for the broken frame's end
+    _lines: int = 0  # LFs seen in them
 
     def feed(self, chunk: bytes) -> list[Event]:
         self._buf += chunk
@@ -225,6 +286,10 @@ class FrameDecoder:
                 return
             if not self._buf:
                 return
+            if self._pending is not None:
+                if self._resolve(out, final) == "wait":
+                    return
+                continue
             # SOH only ever comes from a frame: one not followed by "NH1 " is a damaged frame.
             i = self._buf.find(SOM[:1])
             if i < 0:
@@ -234,24 +299,67 @@ class FrameDecoder:
                 out.append(self._text(i))
             head = bytes(self._buf[: len(SOM)])
             if not SOM.startswith(head) and not head.startswith(SOM):
-                self._fail(out, BAD_HEADER, f"frame start marker damaged: {head!r}", len(head))
+                self._broken(BAD_HEADER, f"frame start marker damaged: {head!r}", len(head))
                 continue
             if len(head) < len(SOM):
                 if final:
-                    self._fail(out, EOF, "stream ended inside a frame start marker", len(head))
+                    self._broken(EOF, "stream ended inside a frame start marker", len(head))
                     continue
                 return
-            status = self._try_frame(out, final)
-            if status == "wait":
+            if self._try_frame(out, final) == "wait":
                 return
 
-    def _fail(self, out: list[Event], kind: str, msg: str, seen: int) -> str:
-        out.append(TransportError(kind, msg, self._base, bytes(self._buf[: min(seen, 200)])))
+    def _broken(self, kind: str, msg: str, seen: int) -> str:
+        """The frame at _buf[0] failed the strict parse: look for its end marker and try a repair."""
+        self._pending = TransportError(kind, msg, self._base, bytes(self._buf[: min(seen, 200)]))
+        self._searched, self._lines = 1, 0
+        return "broken"
+
+    def _give_up(self, out: list[Event]) -> str:
+        assert self._pending is not None
+        out.append(self._pending)
+        self._pending = None
         out.append(self._text(1))  # the SOH; the rest is rescanned as text
         return "error"
 
+    def _resolve(self, out: list[Event], final: bool) -> str:
+        """Repair the broken frame at _buf[0] once its end marker is in; 'wait' until then.
+
+        Inserted console text holds no SOH or STX, so the frame's end is the
+        first STX, unless an SOH (a new frame: this one was cut short) comes first.
+        """
+        buf, lo = self._buf, self._searched
+        stx, soh = buf.find(EOM, lo), buf.find(SOM[:1], lo)
+        stop = min(x for x in (stx, soh, len(buf)) if x >= 0)
+        self._lines += buf.count(b"\n", lo, stop)
+        self._searched = stop
+        if self._lines > REPAIR_MAX_LINES or stop >= REPAIR_MAX_SPAN:
+            return self._give_up(out)  # too much in it to be one frame and a few kernel prints
+        if stop == stx:
+            span = bytes(buf[: stx + 1])
+            fixed = _repair(span) if self._lines else None  # no LF: nothing was inserted
+            if fixed is None:
+                return self._give_up(out)
+            self._repaired(out, span, *fixed)
+            return "frame"
+        if stop == soh or final:
+            return self._give_up(out)
+        return "wait"
+
+    def _repaired(self, out: list[Event], span: bytes, parsed: _Parsed, cuts: list[tuple[int, int]]) -> None:
+        assert self._pending is not None
+        offset = self._base
+        proc, seq, payload = parsed
+        removed = tuple(Text(span[a:b], offset + a) for a, b in cuts)
+        self._check_seq(out, proc, seq, offset)
+        out.append(Repaired(Frame(proc, seq, payload.decode("ascii"), offset), removed, self._pending))
+        out.extend(removed)
+        self._pending = None
+        self._consume(len(span))
+        self._after_frame = True
+
     def _try_frame(self, out: list[Event], final: bool) -> str:
-        """_buf starts with SOM.  Returns 'frame', 'error' or 'wait'."""
+        """_buf starts with SOM.  Returns 'frame', 'broken' or 'wait'."""
         buf = self._buf
         h0 = len(SOM)
         avail = bytes(buf[h0 : h0 + _MAX_HEADER])
@@ -259,13 +367,13 @@ class FrameDecoder:
         if m is None:
             bad = any(b not in _HEADER_BYTES for b in avail) or avail.count(b" ") >= 3
             if bad or len(avail) >= _MAX_HEADER:
-                return self._fail(out, BAD_HEADER, f"malformed frame header {avail[:40]!r}", h0 + len(avail))
+                return self._broken(BAD_HEADER, f"malformed frame header {avail[:40]!r}", h0 + len(avail))
             if final:
-                return self._fail(out, EOF, "stream ended inside a frame header", len(buf))
+                return self._broken(EOF, "stream ended inside a frame header", len(buf))
             return "wait"
         proc, seq, length = m.group(1).decode(), int(m.group(2)), int(m.group(3))
         if length > MAX_PAYLOAD:
-            return self._fail(out, BAD_LENGTH, f"payload length {length} exceeds {MAX_PAYLOAD}", h0 + m.end())
+            return self._broken(BAD_LENGTH, f"payload length {length} exceeds {MAX_PAYLOAD}", h0 + m.end())
         p0 = h0 + m.end()
         end = p0 + length + _TRAILER
         region = bytes(buf[p0 : min(end, len(buf))])
@@ -273,22 +381,22 @@ class FrameDecoder:
         for stop, what in ((b"\n", "a line end"), (b"\x01", "a frame start")):
             k = region.find(stop)
             if k >= 0 and k < length + _TRAILER:
-                return self._fail(out, TRUNCATED, f"frame {proc}:{seq} broken by {what} {k} bytes into its payload "
-                                  "(console output inserted, or bytes lost)", p0 + k)
+                return self._broken(TRUNCATED, f"frame {proc}:{seq} broken by {what} {k} bytes into its payload "
+                                    "(console output inserted, or bytes lost)", p0 + k)
         if len(buf) < end:
             if final:
-                return self._fail(out, EOF, f"stream ended inside frame {proc}:{seq}", len(buf))
+                return self._broken(EOF, f"stream ended inside frame {proc}:{seq}", len(buf))
             return "wait"
         payload = region[:length]
         trailer = region[length:]
         if trailer[:1] != b" " or trailer[-1:] != EOM or not _CRC_RE.fullmatch(trailer[1:9]):
-            return self._fail(out, BAD_LENGTH, f"frame {proc}:{seq}: no end marker where length {length} puts it", end)
+            return self._broken(BAD_LENGTH, f"frame {proc}:{seq}: no end marker where length {length} puts it", end)
         if any(b < 0x20 or b > 0x7E for b in payload):
-            return self._fail(out, BAD_PAYLOAD, f"frame {proc}:{seq}: payload holds a non-printable byte", end)
+            return self._broken(BAD_PAYLOAD, f"frame {proc}:{seq}: payload holds a non-printable byte", end)
         want = int(trailer[1:9], 16)
         got = crc32(bytes(buf[1 : p0 + length]))
         if want != got:
-            return self._fail(out, BAD_CHECKSUM, f"frame {proc}:{seq}: checksum {got:08x}, frame says {want:08x}", end)
+            return self._broken(BAD_CHECKSUM, f"frame {proc}:{seq}: checksum {got:08x}, frame says {want:08x}", end)
         offset = self._base
         self._check_seq(out, proc, seq, offset)
         out.append(Frame(proc, seq, payload.decode("ascii"), offset))
@@ -306,6 +414,154 @@ class FrameDecoder:
         self._next_seq[proc] = max(expected, seq + 1)
 
 
+# -- repair ---------------------------------------------------------------
+#
+# A broken frame's span runs from its SOH to its STX.  Kernel prints hold no
+# SOH, STX, and end in LF; the frame holds no LF.  So every LF in the span
+# ends one inserted piece, which starts anywhere after the previous LF (or
+# after the SOH).  For each way of choosing those starts, what is left must
+# be one frame whose LEN and CRC-32 verify; the header fixes the frame's
+# length, which fixes the last cut once the others are chosen, so with one
+# insertion there is usually exactly one candidate to hash.
+
+_Parsed = tuple[str, int, bytes]  # proc, seq, payload
+_HEAD = len(SOM) + _MAX_HEADER  # a frame's header lies within its first _HEAD bytes
+_PRINTABLE_RE = re.compile(rb"[\x20-\x7e]*")
+
+
+class _Exhausted(Exception):
+    pass
+
+
+@dataclass
+class _Budget:
+    steps: int = REPAIR_MAX_CANDIDATES
+    work: int = REPAIR_MAX_WORK
+
+    def spend(self, nbytes: int) -> None:
+        self.steps -= 1
+        self.work -= nbytes
+        if self.steps < 0 or self.work < 0:
+            raise _Exhausted
+
+
+def parse_frame(data: bytes) -> _Parsed | None:
+    """DATA (SOH..STX, no line end) as exactly one valid frame: (proc, seq, payload), else None."""
+    if not data.startswith(SOM):
+        return None
+    m = _HEADER_RE.match(data, len(SOM))
+    if m is None:
+        return None
+    p0, length = m.end(), int(m.group(3))
+    if length > MAX_PAYLOAD or len(data) != p0 + length + _TRAILER:
+        return None
+    t = p0 + length
+    if data[t : t + 1] != b" " or not data.endswith(EOM) or not _CRC_RE.fullmatch(data, t + 1, t + 9):
+        return None
+    if crc32(data[1:t]) != int(data[t + 1 : t + 9], 16) or not _PRINTABLE_RE.fullmatch(data, p0, t):
+        return None
+    return m.group(1).decode(), int(m.group(2)), data[p0:t]
+
+
+def _frame_length(head: bytes) -> int | None:
+    """The length of a frame starting with HEAD: None while HEAD cannot tell, -1 if it is no frame."""
+    if not (head.startswith(SOM) or SOM.startswith(head)):
+        return -1
+    m = _HEADER_RE.match(head, len(SOM))
+    if m is not None:  # the header ends in SP: more bytes cannot change it
+        length = int(m.group(3))
+        return m.end() + length + _TRAILER if length <= MAX_PAYLOAD else -1
+    rest = head[len(SOM) :]
+    if len(head) >= _HEAD or any(b not in _HEADER_BYTES for b in rest) or rest.count(b" ") >= 3:
+        return -1
+    return None
+
+
+def _repair(span: bytes) -> tuple[_Parsed, list[tuple[int, int]]] | None:
+    """The frame in SPAN once inserted console text is cut out, and the cuts (start, end)."""
+    if not span.startswith(b"\x01") or not span.endswith(EOM) or len(span) > REPAIR_MAX_SPAN:
+        return None
+    if span.count(b"\x01") != 1 or span.count(EOM) != 1:
+        return None
+    lfs = [m.start() for m in re.finditer(b"\n", span)]
+    if not lfs or len(lfs) > REPAIR_MAX_LINES:
+        return None
+    try:
+        return _walk(span, lfs, 0, [], b"", None, _Budget())
+    except _Exhausted:
+        return None
+
+
+def _walk(span: bytes, lfs: list[int], m: int, kept: list[tuple[int, int]], head: bytes, want: int | None,
+          budget: _Budget) -> tuple[_Parsed, list[tuple[int, int]]] | None:
+    """Choose where the cut ending at LF number M starts; KEPT holds the kept ranges so far.
+
+    HEAD is the start of the kept bytes (up to _HEAD of them), WANT the frame
+    length once the kept header tells it.
+    """
+    start = lfs[m - 1] + 1 if m else 0
+    kept_len = sum(b - a for a, b in kept)
+    if m == len(lfs):  # the rest of the span is the frame's tail
+        total = kept_len + len(span) - start
+        if want is None:
+            want = _frame_length(head + span[start : start + _HEAD - len(head)])
+        if want != total:
+            return None
+        pieces = [*kept, (start, len(span))]
+        budget.spend(total)
+        parsed = parse_frame(b"".join(span[a:b] for a, b in pieces))
+        if parsed is None:
+            return None
+        return parsed, [(pieces[i][1], lfs[i] + 1) for i in range(len(lfs))]
+    lo, hi = (1 if m == 0 else start), lfs[m]  # the cut is span[i : hi+1] for lo <= i <= hi; never the SOH
+    # From some start on, the kept header is complete: its length then holds for every later i.
+    known, decided = hi + 1, want
+    if want is None:
+        for n in range(min(_HEAD - len(head), hi - start) + 1):
+            decided = _frame_length(head + span[start : start + n])
+            if decided is not None:
+                known = start + n
+                break
+    else:
+        known = start
+    starts: Iterable[int] = ()
+    if decided is not None and decided >= 0:
+        # The later cuts remove at least one byte each and at most up to the LF before them:
+        # the bytes kept from here on must fit, which bounds this cut's start.
+        later = len(lfs) - 1 - m
+        most = lfs[-1] - hi
+        tail = len(span) - hi - 1
+        first = max(lo, known, decided - kept_len - tail + later + start)
+        last = min(hi, decided - kept_len - tail + most + start)
+        # Shortest cuts first; but a cut right after the previous one (a print of several lines) before all.
+        starts = chain([lo] if m and first == lo <= last else [], range(last, max(first, lo + 1 if m else lo) - 1, -1))
+    for i in chain(starts, range(min(known, hi + 1) - 1, lo - 1, -1)):
+        budget.spend(0)
+        new_head = head + span[start : min(i, start + _HEAD - len(head))]
+        found = _walk(span, lfs, m + 1, [*kept, (start, i)], new_head, decided if i >= known else None, budget)
+        if found is not None:
+            return found
+    return None
+
+
+def repair_frame(span: bytes) -> tuple[bytes, bytes] | None:
+    """Recover a frame (SOH..STX) broken by console lines inserted into it.
+
+    Returns (the frame, the removed console text), or None when no cut leaves
+    a frame whose length and CRC-32 verify.
+    """
+    fixed = _repair(span)
+    if fixed is None:
+        return None
+    keep, pos = bytearray(), 0
+    removed = bytearray()
+    for a, b in fixed[1]:
+        keep += span[pos:a]
+        removed += span[a:b]
+        pos = b
+    return bytes(keep + span[pos:]), bytes(removed)
+
+
 def decode_events(data: bytes | Iterable[bytes]) -> list[Event]:
     """All events of a complete stream (bytes, or an iterable of chunks)."""
     dec = FrameDecoder()
@@ -320,26 +576,36 @@ def decode_events(data: bytes | Iterable[bytes]) -> list[Event]:
 class Decoded:
     records: list[Record]
     errors: list[TransportError]
-    text: bytes  # the console output that was not frames
+    text: bytes  # the console output that was not frames (including text cut out of repaired frames)
+    repaired: list[Repaired] = field(default_factory=list)  # for the log; their records are in records
 
 
 def decode_stream(data: bytes | Iterable[bytes]) -> Decoded:
     """Frames -> records; payloads that are not records become ``bad-record`` errors."""
-    records: list[Record] = []
-    errors: list[TransportError] = []
+    d = Decoded([], [], b"")
     text = bytearray()
     for ev in decode_events(data):
         if isinstance(ev, Text):
             text += ev.data
         elif isinstance(ev, TransportError):
-            errors.append(ev)
+            d.errors.append(ev)
         else:
+            if isinstance(ev, Repaired):
+                d.repaired.append(ev)
+                ev = ev.frame
             rec_or_err = _record_of(ev)
             if isinstance(rec_or_err, Record):
-                records.append(rec_or_err)
+                d.records.append(rec_or_err)
             else:
-                errors.append(rec_or_err)
-    return Decoded(records, errors, bytes(text))
+                d.errors.append(rec_or_err)
+    d.text = bytes(text)
+    return d
+
+
+def decode_records(data: bytes | Iterable[bytes]) -> tuple[list[Record], list[str]]:
+    """The records of a console stream (repaired frames included) and its transport errors as strings."""
+    d = decode_stream(data)
+    return d.records, [str(e) for e in d.errors]
 
 
 def _record_of(fr: Frame) -> Record | TransportError:
@@ -353,102 +619,3 @@ def _record_of(fr: Frame) -> Record | TransportError:
     if (rec.proc, rec.seq) != (fr.proc, fr.seq):
         return TransportError(BAD_RECORD, f"frame {fr.proc}:{fr.seq} carries record {rec.proc}:{rec.seq}", fr.offset)
     return rec
-
-
-REPAIR_MAX_FRAME = 64 * 1024  # longer broken frames are not searched for repairs
-REPAIR_MAX_LINES = 2  # at most this many inserted console lines per frame
-
-
-def _single_frame(candidate: bytes) -> bool:
-    """True when CANDIDATE decodes as exactly one valid frame and nothing else."""
-    dec = FrameDecoder()
-    dec.expect_start_at_zero = False  # a lone frame: its writer's earlier frames are elsewhere
-    evs = dec.feed(candidate + b"\n") + dec.finish()
-    frames = [e for e in evs if isinstance(e, Frame)]
-    return len(frames) == 1 and not any(isinstance(e, TransportError) for e in evs)
-
-
-def _cuts(span: bytes, lfs: list[int], k: int, want: int | None) -> Iterable[tuple[bytes, bytes]]:
-    """Ways to cut k inserted lines out of SPAN: each ends at one of the LFs in LFS."""
-    if k == 0:
-        if want is None or len(span) == want:
-            yield span, b""
-        return
-    j = lfs[-1]
-    lo = lfs[-2] + 1 if len(lfs) > 1 else 1  # an inserted line holds no other LF; never the SOH
-    for i in range(j, lo - 1, -1):
-        head, cut, tail = span[:i], span[i : j + 1], span[j + 1 :]
-        for rest, removed in _cuts(head, lfs[:-1], k - 1, None if want is None else want - len(tail)):
-            yield rest + tail, removed + cut
-
-
-def repair_frame(span: bytes) -> tuple[bytes, bytes] | None:
-    """Recover a frame (SOH..STX) broken by console lines inserted into it.
-
-    Kernel prints are text ending in LF and hold no SOH/STX; a frame holds no
-    LF.  So the inserted text is found by cutting out runs that end at the
-    frame's LFs, and a cut is accepted only when what remains is one frame
-    whose length and CRC-32 verify: a repair can never fake or alter a record.
-    Returns (frame, removed console text) or None.
-    """
-    if len(span) > REPAIR_MAX_FRAME or not span.startswith(b"\x01") or not span.endswith(EOM):
-        return None
-    lfs = [i for i, c in enumerate(span) if c == 0x0A]
-    if not lfs or len(lfs) > REPAIR_MAX_LINES:
-        return None
-    m = _HEADER_RE.match(span, len(SOM))
-    want = None
-    if m is not None:  # the header is intact: the frame's exact length is known
-        want = m.end() + int(m.group(3)) + _TRAILER
-    # An insertion inside the header can make it parse with a wrong length:
-    # then search again without the length constraint.
-    for length in (want, None) if want is not None else (None,):
-        for candidate, removed in _cuts(span, lfs, len(lfs), length):
-            if _single_frame(candidate):
-                return candidate, removed
-    return None
-
-
-def repair_stream(data: bytes) -> tuple[bytes, int]:
-    """DATA with every repairable broken frame repaired; the count of repairs.
-
-    Removed console text is kept, moved to just after its frame's line.
-    """
-    out = bytearray()
-    pos = repaired = 0
-    while True:
-        soh = data.find(b"\x01", pos)
-        if soh < 0:
-            out += data[pos:]
-            return bytes(out), repaired
-        nxt = data.find(b"\x01", soh + 1)
-        stx = data.find(EOM, soh + 1)
-        end = len(data) if nxt < 0 else nxt
-        if stx < 0 or stx > end:
-            out += data[pos:end]
-            pos = end
-            continue
-        span = data[soh : stx + 1]
-        fixed = None if _single_frame(span) else repair_frame(span)
-        out += data[pos:soh]
-        if fixed is None:
-            out += span
-        else:
-            out += fixed[0] + b"\n" + fixed[1]
-            repaired += 1
-        pos = stx + 1
-
-
-def decode_records(data: bytes | Iterable[bytes]) -> tuple[list[Record], list[str]]:
-    """The records of a console stream and its transport errors as one-line strings.
-
-    Frames broken by console lines inserted into them are repaired first
-    (``repair_frame``); what cannot be repaired stays a transport error.
-    """
-    raw = data if isinstance(data, bytes | bytearray) else b"".join(bytes(c) for c in data)
-    d = decode_stream(bytes(raw))
-    if d.errors:
-        fixed, n = repair_stream(bytes(raw))
-        if n:
-            d = decode_stream(fixed)
-    return d.records, [str(e) for e in d.errors]
