@@ -110,6 +110,15 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
             if progress is not None:
                 progress(v)
 
+    def lose_worker(why: str) -> None:
+        """A worker's machine is gone: its share goes to the healthy workers, and only
+        when none is left do the remaining scenarios fail as infrastructure errors."""
+        with lock:
+            healthy[0] -= 1
+            last = healthy[0] == 0
+        if last:
+            _drain_as_infra(todo, cfg, why, record)
+
     def worker(n: int) -> None:
         session: GuestSession | None = None
         try:
@@ -117,15 +126,9 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
             session.deliver(programs)  # before boot: a delivery disk is attached at start
             session.boot()
         except HarnessError as e:
-            # A machine that cannot boot runs nothing; its share goes to the healthy
-            # workers, and only when none is left do the remaining scenarios fail as infra.
             if session is not None:
                 session.close()
-            with lock:
-                healthy[0] -= 1
-                last = healthy[0] == 0
-            if last:
-                _drain_as_infra(todo, cfg, str(e), record)
+            lose_worker(str(e))
             return
         try:
             while True:
@@ -147,11 +150,7 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
                     try:
                         session.recover()
                     except HarnessError as e2:
-                        with lock:
-                            healthy[0] -= 1
-                            last = healthy[0] == 0
-                        if last:
-                            _drain_as_infra(todo, cfg, f"guest lost and not recoverable: {e2}", record)
+                        lose_worker(f"guest lost and not recoverable: {e2}")
                         return
         finally:
             session.close()
