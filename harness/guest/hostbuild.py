@@ -34,7 +34,7 @@ from typing import Any
 from harness.errors import HarnessError, InfraError
 from harness.program import Program
 from harness.trace.frame import MAX_PAYLOAD, decode_stream, record_payload
-from harness.trace.schema import Record
+from harness.trace.schema import Record, abbreviated
 
 AGENT_DIR = Path(__file__).resolve().parent / "agent"
 SOURCES = ("agent.c", "compat/host.c")
@@ -211,13 +211,12 @@ def comparable(rec: Record, nondet: list[str]) -> dict[str, Any]:
 
 TOO_LARGE = "record too large for a frame"
 
-
 def comparable_framed(rec: Record, nondet: list[str]) -> dict[str, Any]:
     """As ``comparable``, for a record that cannot travel in one frame
     (payload over MAX_PAYLOAD): the agent then keeps proc/seq/step/kind/op,
     ret and err, and says so in ``out`` instead of the args and out."""
-    obj = comparable(rec, nondet)
-    if len(record_payload(rec)) > MAX_PAYLOAD:
+    obj = abbreviated(comparable(rec, nondet))
+    if len(record_payload(Record.from_json(abbreviated(rec.to_json())))) > MAX_PAYLOAD:
         obj["args"] = []
         obj["out"] = {"agent-error": TOO_LARGE}
     return obj

@@ -2,16 +2,18 @@
 
 Holds: directories and files scenarios create (writefile/create), the agent
 binary at AGENT_PATH, /dev/null, #c/cons (writes vanish, reads give EOF),
+#c/user (reads the user, a write can only make it none: auth.c userwrite),
 pipes.  /env and /proc/N are synthesised by syscalls.py from process state.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from harness.model.errors import Enonexist, KernelError
-from harness.model.process import quote
+from harness.model.process import ERRMAX, fmt_trunc, quote
 from harness.model.profiles import Profile
 
 AGENT_PATH = "/tmp/nh/nhagent"  # what s:$agent expands to in the model (the binary is nhagent in the guest too)
@@ -42,17 +44,59 @@ class Chan:
     end: int = 0
     offset: int = 0
     cexec: bool = False
-    kind: str = "file"  # file | dir | null | cons | pipe | synth
+    kind: str = "file"  # file | dir | null | cons | user | pipe | synth
     synth: bytes = b""  # contents of a synthesised file (/env, /proc)
     refs: int = 1
 
 
-def namec_error(path: str, err: str, profile: Profile) -> KernelError:
-    """chan.c namelenerror for short names: "%#q %s" (seed) / "%s: %#q" (6eed7a478)."""
-    q = "'" + path.replace("'", "''") + "'"
-    if profile.has("namec-error-suffix"):
-        return KernelError(f"{err}: {q}"[:127])
-    return KernelError(f"{q} {err}"[:127])
+ENOTDIR = "not a directory"
+_GENBUF = 128  # portdat.h: Proc.genbuf
+
+
+def shown_name(aname: bytes, n: int, err: str) -> bytes:
+    """chan.c namelenerror: the first N bytes of the name, or for a long one
+    "..." and a suffix starting at a slash (or the last ERRMAX/4 bytes)."""
+    errlen = len(err.encode("utf-8", "surrogateescape"))
+    n = min(n, len(aname))
+
+    def short(ln: int) -> bool:
+        return ln < ERRMAX // 3 or ln + errlen < 2 * ERRMAX // 3
+
+    if short(n):
+        return _fit(aname[:n], _GENBUF - 1)
+    ename = nxt = n
+    while True:
+        name = nxt
+        if nxt == 0:
+            break
+        while nxt > 0:
+            nxt -= 1
+            if aname[nxt] == ord("/"):
+                break
+        if not short(ename - nxt):
+            break
+    if name == ename:  # one ridiculously long element: its last ERRMAX/4 bytes
+        name = max(ename - ERRMAX // 4, 1)
+        i = 0
+        while name < ename and aname[name] & 0xC0 == 0x80 and i < 4:
+            name += 1
+            i += 1
+    return _fit(b"..." + aname[name:ename], _GENBUF - 1)
+
+
+def _fit(b: bytes, limit: int) -> bytes:
+    """%.*s of utfnlen runes into a buffer: whole runes only."""
+    return fmt_trunc(b, limit)
+
+
+def namec_error(path: str, err: str, profile: Profile, length: int | None = None) -> KernelError:
+    """chan.c namelenerror: "%#q %s" (seed) / "%s: %#q" (6eed7a478) naming the
+    first LENGTH bytes of PATH (all of it by default); %#q always quotes."""
+    raw = path.encode("utf-8", "surrogateescape")
+    shown = shown_name(raw, len(raw) if length is None else length, err).decode("utf-8", "surrogateescape")
+    q = "'" + shown.replace("'", "''") + "'"
+    msg = f"{err}: {q}" if profile.has("namec-error-suffix") else f"{q} {err}"
+    return KernelError(fmt_trunc(msg.encode("utf-8", "surrogateescape"), ERRMAX - 1).decode("utf-8", "surrogateescape"))
 
 
 class FileTree:
@@ -65,6 +109,7 @@ class FileTree:
             "/dev": Node(isdir=True, perm=DMDIR | 0o775),
             "/dev/null": Node(perm=0o666),
             "/dev/cons": Node(perm=0o666),
+            "/dev/user": Node(perm=0o666),
             "/env": Node(isdir=True, perm=DMDIR | 0o775),
             "/proc": Node(isdir=True, perm=DMDIR | 0o555),
             AGENT_PATH: Node(perm=0o775),
@@ -83,8 +128,32 @@ class FileTree:
         full = self.clean(path, dot)
         node = self.nodes.get(full)
         if node is None:
-            raise namec_error(shown if shown is not None else path, Enonexist, profile)
+            if shown is not None:
+                raise namec_error(shown, Enonexist, profile)
+            raise self.walk_error(path, dot, profile)
         return full, node
+
+    def walk_error(self, path: str, dot: str, profile: Profile, upto: int | None = None) -> KernelError:
+        """The error namec raises when PATH (its first UPTO elements) does not
+        resolve: chan.c walk sets nerror to the element that failed, and
+        namec names the name up to the end of that element -- "does not
+        exist" for a missing one, "not a directory" past a file."""
+        if path.startswith("#"):
+            return namec_error(path, Enonexist, profile)
+        cur = "/" if path.startswith("/") else dot
+        prev_end = 0
+        for k, m in enumerate(re.finditer(r"[^/]+", path)):
+            if upto is not None and k >= upto:
+                break
+            node = self.nodes.get(cur)
+            if node is not None and not node.isdir:
+                return namec_error(path, ENOTDIR, profile, prev_end)
+            elem = m.group()
+            nxt = cur if elem == "." else posixpath.dirname(cur) if elem == ".." else posixpath.join(cur, elem)
+            if nxt not in self.nodes:
+                return namec_error(path, Enonexist, profile, m.end())
+            cur, prev_end = nxt, m.end()
+        return namec_error(path, Enonexist, profile)
 
     def parent_exists(self, full: str) -> bool:
         par = self.nodes.get(posixpath.dirname(full) or "/")
@@ -94,4 +163,6 @@ class FileTree:
         self.nodes[full] = Node(bytearray(data), perm & 0o777)
 
 
-__all__ = ["AGENT_PATH", "AGENT_TEXT", "SCRATCH_DIR", "Chan", "FileTree", "Node", "Pipe", "namec_error", "quote"]
+__all__ = [
+    "AGENT_PATH", "AGENT_TEXT", "ENOTDIR", "SCRATCH_DIR", "Chan", "FileTree", "Node", "Pipe", "namec_error", "quote",
+]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import struct
 from collections.abc import Generator
-from typing import Any
+from typing import Any, NoReturn
 
 from harness.model import aout
 from harness.model import segments as sg
@@ -27,8 +27,9 @@ from harness.model.process import ERRMAX, NDEBUG, NUSER, Egrp, Fgrp, Pgrp, Proc,
 from harness.model.profiles import DEFAULT_PROFILE, Profile, get_profile
 from harness.model.syscalls import Exit, Result, Str, Syscalls, Wait, procargs, text
 from harness.program import Program, Stmt
-from harness.trace.schema import ACTION, CALL, NOTE, PROBE, START, Record
+from harness.trace.schema import ACTION, CALL, NOTE, PROBE, START, Record, abbreviate_args
 
+Eioload = "i/o error in demand load"  # port/error.h (fault.c faulterror)
 STEP_LIMIT = 20000
 NPROC = 200  # the model's conf.nproc stand-in: newproc fails with "no procs"
 FIRST_PID = 100
@@ -145,12 +146,14 @@ class Machine(Syscalls):
             step=st.step if st else 0,
             kind=kind,
             op=op,
-            args=st.tokens if st else [],
+            args=abbreviate_args(st.tokens) if st else [],
             ret=r.ret if r else None,
             err=r.err if r else None,
             out=dict(r.out) if r else {},
             nondet=list(r.nondet) if r else [],
         )
+        if op == "exec" and isinstance(rec.out.get("argv"), list):
+            rec.out["argv"] = abbreviate_args(rec.out["argv"])
         for k, v in kw.items():
             setattr(rec, k, v)
         p.seq += 1
@@ -164,15 +167,7 @@ class Machine(Syscalls):
             )
             if not live:
                 return
-            runnable: tuple[Proc, str | None] | None = None
-            for q in live:
-                if q.state == "ready":
-                    runnable = (q, None)
-                    break
-                why = self.wake_reason(q)
-                if why is not None:
-                    runnable = (q, why)
-                    break
+            runnable = self.next_runnable(live)
             if runnable is None:
                 if not self.advance_clock(live):
                     self.hang(live, "deadlock")
@@ -180,9 +175,27 @@ class Machine(Syscalls):
                 continue
             q, why = runnable
             self.step_proc(q, why)
+            for r in live:
+                if r is not q and r.state == "wait":
+                    r.wake_wait.yielded = False  # type: ignore[attr-defined]
             if self.steps > STEP_LIMIT:
                 self.hang([r for r in live if r.state != "dead"], "step-limit")
                 return
+
+    def next_runnable(self, live: list[Proc]) -> tuple[Proc, str | None] | None:
+        """The lowest pid that can run, unless it has just yielded the CPU
+        and someone else can run."""
+        yielded: tuple[Proc, str | None] | None = None
+        for q in live:
+            if q.state == "ready":
+                return q, None
+            if q.wake_wait.yielded:  # type: ignore[attr-defined]
+                yielded = yielded or (q, "ok")
+                continue
+            why = self.wake_reason(q)
+            if why is not None:
+                return q, why
+        return yielded
 
     def wake_reason(self, q: Proc) -> str | None:
         w: Wait = q.wake_wait  # type: ignore[attr-defined]
@@ -217,6 +230,9 @@ class Machine(Syscalls):
 
     def step_proc(self, q: Proc, why: str | None) -> None:
         assert q.gen is not None
+        # While it runs it is neither ready nor waiting: a note it posts to
+        # itself must not mark its next sleep as interrupted.
+        q.state = "running"
         try:
             w = q.gen.send(why) if why is not None else next(q.gen)
             q.state, q.wake_wait = "wait", w  # type: ignore[attr-defined]
@@ -257,6 +273,10 @@ class Machine(Syscalls):
         kind = {"call": CALL, "probe": PROBE, "action": ACTION}[st.kind]
         if st.op == "rfork":
             r = self.sys_rfork(p, st, args)
+            if isinstance(r.ret, int) and r.ret > 0:
+                # sysrfork ends with ready(child); sched(): on the guest's
+                # one CPU the child runs first, until it blocks.
+                yield Wait(ready=lambda: True, interruptible=False, yielded=True)
         elif st.op == "exec":
             yield from self.sys_exec(p, st, args)
             return None
@@ -334,6 +354,8 @@ class Machine(Syscalls):
     # --- notes -------------------------------------------------------------------
     def deliver_notes(self, p: Proc, st: Stmt) -> None:
         """The arch notify() on the way back to user mode, then the handler."""
+        if p.notes:
+            p.pending_interrupt = False  # notify() consumes notepending
         while p.notes:
             n = p.notes[0]
             msg = n.msg
@@ -480,7 +502,7 @@ class Machine(Syscalls):
             full = self.fs.clean(f, p.dot)
             node = self.fs.nodes.get(full)
             if node is None:
-                raise namec_error(f, "file does not exist", self.profile)
+                raise self.fs.walk_error(f, p.dot, self.profile)
             if node.isdir:
                 raise namec_error(f, "cannot exec directory", self.profile)
             if not node.perm & 0o111:
@@ -511,16 +533,55 @@ class Machine(Syscalls):
         p.notes.clear()
         p.notify, p.notified, p.lastnote = None, False, None
         p.errstr = b""
+        if plan.image.commit_error:
+            # newseg failed after the commit: "Disaster after commit", pexit
+            raise Exit(plan.image.commit_error)
         if plan.binary == AGENT_PATH or self.fs.clean(plan.binary, p.dot) == AGENT_PATH:
             self.load_agent(p, plan.image)
             p.block, p.pc = block, 0
             self.record(p, st, CALL, "exec", Result(0, out={"argv": list(plan.argv)}))
             return
-        # A foreign program: the model cannot follow it, and in the guest nobody
-        # prints a record for it either; it runs and exits with an empty status
-        # (its parent's await shows that).
-        raise Exit("")
+        node = self.fs.nodes.get(self.fs.clean(plan.binary, p.dot))
+        self.run_foreign(p, plan.image, bytes(node.data) if node is not None else b"")
         yield  # pragma: no cover
+
+    def run_foreign(self, p: Proc, img: aout.ExecImage, data: bytes) -> NoReturn:
+        """A foreign image (not the agent): nobody prints records for it, in
+        the guest nor here.  The model follows it only as far as the kernel
+        decides its fate without knowing its instructions:
+
+        * each text page it executes is demand-loaded first (fault.c pio:
+          min(BY2PG, flen-soff) bytes from the file at fstart+soff, flen =
+          header + text); a short read kills it: faulterror pexits with
+          "i/o error in demand load" (Eioload);
+        * all-zero code: on arm64 the zero word is an undefined instruction,
+          "sys: trap: unknown" at the entry (arm64/trap.c traps[0]); on the
+          other arches zero bytes execute as no-ops (amd64/386 add %al,(%rax),
+          mips sll 0, arm andeq), so the pc slides to the text top, where the
+          fetch faults (fault.c fault(): instruction fetch outside a text
+          segment), "sys: trap: fault read addr=TOP";
+        * any other code: unknowable; the model lets it exit with status "".
+        """
+        pg = self.arch.page_size
+        base, top, entry = img.text.base, img.text.top, img.entry
+        flen = img.hdr_size + img.header.text
+        page = entry & ~(pg - 1)
+        while page < top:
+            soff = page - base
+            if soff >= flen:
+                break  # no file bytes: zero-filled pages up to the top
+            ask = min(pg, flen - soff)
+            if len(data) < soff + ask:
+                raise Exit(Eioload)
+            code = data[max(entry, page) - base : soff + ask]
+            if any(code):
+                raise Exit("")
+            if self.arch.name == "arm64":
+                raise Exit(f"sys: trap: unknown pc={sg.PC_MASK}")
+            page += pg
+        if self.arch.name == "arm64":
+            raise Exit(f"sys: trap: unknown pc={sg.PC_MASK}")
+        raise Exit(f"sys: trap: fault read addr={top:#x} pc={sg.PC_MASK}")
 
     def place_stack(self, p: Proc) -> None:
         """sysexec: the new stack goes below the old one, clear of every segment."""

@@ -78,7 +78,7 @@ class Proc:
     pc: int = 0
     vars: dict[str, int] = field(default_factory=dict)
     seq: int = 0
-    state: str = "ready"  # ready | wait | dead
+    state: str = "ready"  # ready | running | wait | dead
     wake: Any = None  # what a waiting process waits for
     gen: Generator[Any, Any, None] | None = None
     pending_interrupt: bool = False

@@ -45,7 +45,16 @@ Every statement of the program gives at most one record (schema v1):
   fields of a wait message.  Pids, noteids and addresses are exact in the
   model's own numbering and are symbolised by the normaliser.
 * A process killed by a note prints nothing more; its parent's await shows
-  ``'TEXT PID: NOTE'`` (TEXT ``nhagent`` for the agent image).
+  ``'TEXT PID: NOTE'`` (TEXT ``nhagent`` for the agent image); an await
+  text holding ``pc=PC`` carries ``"~pc"`` in nondet.
+* A successful exec of a foreign a.out (not the agent) prints no record, in
+  the guest nor in the model; its fate shows in the parent's await
+  (machine.py ``run_foreign``): a text page that cannot be demand-loaded
+  from the short file -> ``i/o error in demand load``; all-zero code ->
+  ``sys: trap: unknown pc=PC`` (arm64) or, after sliding through the zero
+  text, ``sys: trap: fault read addr=TEXTTOP pc=PC``; any other code ->
+  status ``''`` (the model cannot run it); a segment newseg refuses after
+  the commit -> that errstr.
 * A process still blocked when the run ends (deadlock, or the step limit)
   gets one last record: kind call, the blocked (or next) statement's op/args,
   ret/err None, ``out={"hung": "deadlock"|"step-limit"}``.
@@ -107,6 +116,9 @@ class Wait:
     ready: Any = None
     until: int | None = None
     interruptible: bool = True
+    # sched() while still runnable (rfork's ``ready(p); sched()``): the
+    # process goes behind every other runnable one, once
+    yielded: bool = False
 
 
 class Exit(Exception):  # noqa: N818 - control flow: the process calls pexit
@@ -226,6 +238,8 @@ class Syscalls:
         if n == 0:
             return Result(-1, out={"text": ""}, nondet=nondet)
         t = fmt_trunc(full, n - 1)
+        if b"pc=" + sg.PC_MASK.encode() in t:
+            nondet.append("~pc")
         self.mem(p).write(addr, t + b"\0")
         return Result(len(t), out={"text": text(t)}, nondet=nondet)
 
@@ -451,16 +465,17 @@ class Syscalls:
         if create:
             if node is not None and node.isdir:
                 raise KernelError(Eexist)
-            if not self.fs.parent_exists(full):
-                raise namec_error(path, Enonexist, self.profile)
+            if not self.fs.parent_exists(full):  # namec Acreate walks all but the last element
+                raise self.fs.walk_error(path, p.dot, self.profile, upto=len([e for e in path.split("/") if e]) - 1)
             if node is None or perm & 0x80000000:
                 self.fs.nodes[full] = node = type(self.fs.nodes["/"])(isdir=bool(perm & 0x80000000), perm=perm)
             node.data.clear()
         elif node is None:
-            raise namec_error(path, Enonexist, self.profile)
+            raise self.fs.walk_error(path, p.dot, self.profile)
         elif mode & 16:
             node.data.clear()
-        kind = "null" if full == "/dev/null" else "cons" if full == "/dev/cons" else "dir" if node.isdir else "file"
+        devs = {"/dev/null": "null", "/dev/cons": "cons", "/dev/user": "user"}
+        kind = devs.get(full) or ("dir" if node.isdir else "file")
         if kind == "dir" and mode & 3 not in (0,):
             raise KernelError("file is a directory")
         return Chan(full, mode & 3, node=node, kind=kind, cexec=bool(mode & 32))
@@ -534,6 +549,8 @@ class Syscalls:
             data = bytes(c.node.data[c.offset : c.offset + n])
         elif c.kind == "synth":
             data = c.synth[c.offset : c.offset + n]
+        elif c.kind == "user":  # devcons.c readstr(offset, up->user)
+            data = p.user.encode()[c.offset : c.offset + n]
         c.offset += len(data)
         self.mem(p).write(addr, data)
         return Result(len(data), out={"hex": data.hex()})
@@ -558,6 +575,11 @@ class Syscalls:
                 d += bytes(c.offset - len(d))
             d[c.offset : c.offset + n] = data
             c.offset += n
+        elif c.kind == "user":
+            # auth.c userwrite: the only change allowed is to "none"
+            if data != b"none":
+                raise KernelError(Eperm)
+            p.user = "none"
         elif c.kind == "synth" and c.path.startswith("/env/"):
             p.egrp.env[c.path[5:]] = p.egrp.env.get(c.path[5:], b"") + data
         return Result(n)
@@ -581,7 +603,7 @@ class Syscalls:
             del p.egrp.env[full[5:]]
             return Result(0)
         if full not in self.fs.nodes:
-            raise namec_error(path, Enonexist, self.profile)
+            raise self.fs.walk_error(path, p.dot, self.profile)
         if any(k.startswith(full + "/") for k in self.fs.nodes):
             raise KernelError("directory not empty")
         del self.fs.nodes[full]
@@ -610,10 +632,13 @@ class Syscalls:
         q = self.procs.get(pid)
         name = f"/proc/{pid}/{'notepg' if group == 2 else 'note'}"
         if q is None or q.state == "dead":
-            raise namec_error(name, Enonexist, self.profile)
+            # the walk fails at the pid element: namec names /proc/N
+            raise namec_error(name, Enonexist, self.profile, len(f"/proc/{pid}"))
         if group == 2:
+            # devproc.c postnotepg (seed and head): every process of the
+            # group except the writer itself.
             for r in sorted(self.procs.values(), key=lambda r: r.pid):
-                if r.noteid == q.noteid and r.state != "dead":
+                if r is not p and r.noteid == q.noteid and r.state != "dead":
                     self.postnote(r, msg, NUSER)
         else:
             self.postnote(q, msg, NUSER)

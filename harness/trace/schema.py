@@ -19,7 +19,9 @@ Record::
 * ``seq`` counts records per process from 0, so processes that run
   concurrently in the guest still compare record by record.
 * ``args`` are the program's argument tokens verbatim: both sides print what
-  they were told to do, so only results can differ.
+  they were told to do, so only results can differ.  Long ones are
+  abbreviated by one rule on both sides (``abbreviate_args``), and so is
+  exec's ``out.argv``.
 * ``err`` is the errstr after a call that failed (ret -1 or nil), else null.
 * ``out`` holds op-specific results (buffers read, probe tables, notes).
 * ``nondet`` names the fields (``ret``, ``err``, ``out.KEY``) the model cannot
@@ -100,6 +102,45 @@ class Record:
         if rec.kind not in KINDS:
             raise TraceError(f"record has unknown kind {rec.kind!r}")
         return rec
+
+
+# The record rule for long arguments, applied by the model (Machine.record),
+# the guest agent (agent.c jarg/jargs) and the host build's comparison to
+# ``args`` and to exec's ``out.argv``, so a 16 MiB token never travels: a
+# string of more than LONG_ARG bytes (UTF-8) becomes its first ARG_HEAD bytes,
+# backed off while the next byte is a UTF-8 continuation byte, then
+# "...(N bytes)"; a list of more than LONG_LIST entries becomes its first
+# LIST_HEAD entries, then "...(N args)".  Applying it twice changes nothing.
+LONG_ARG, ARG_HEAD, LONG_LIST, LIST_HEAD = 200, 64, 64, 32
+
+
+def abbreviate_arg(text: str) -> str:
+    """One argument as records show it."""
+    b = text.encode("utf-8", "surrogateescape")
+    if len(b) <= LONG_ARG:
+        return text
+    k = ARG_HEAD
+    while k > 0 and b[k] & 0xC0 == 0x80:
+        k -= 1
+    return b[:k].decode("utf-8", "surrogateescape") + f"...({len(b)} bytes)"
+
+
+def abbreviate_args(items: list[Any]) -> list[Any]:
+    """An argument list as records show it."""
+    head = items if len(items) <= LONG_LIST else items[:LIST_HEAD]
+    out = [abbreviate_arg(x) if isinstance(x, str) else x for x in head]
+    if len(items) > LONG_LIST:
+        out.append(f"...({len(items)} args)")
+    return out
+
+
+def abbreviated(obj: dict[str, Any]) -> dict[str, Any]:
+    """A record's JSON object with args and exec's out.argv abbreviated."""
+    obj["args"] = abbreviate_args(list(obj.get("args") or []))
+    out = obj.get("out")
+    if obj.get("op") == "exec" and isinstance(out, dict) and isinstance(out.get("argv"), list):
+        out["argv"] = abbreviate_args(out["argv"])
+    return obj
 
 
 @dataclass

@@ -172,6 +172,18 @@ def test_exec_agent_keeps_attached_segments() -> None:
     assert rec(recs, 10).out["args"] == ["agent", "x1"]
 
 
+def test_long_arguments_are_abbreviated_in_records() -> None:
+    # the schema's rule (abbreviate_args): both the call's args and exec's out.argv
+    long, many = "x" * 300, " ".join(f"s:a{i}" for i in range(70))
+    recs = run(f"1 exec s:$agent c:after s:{long} {many}", extra="block after\n9 probe w:args\nend\n")
+    r = rec(recs, 1)
+    assert r.args[:3] == ["s:$agent", "c:after", "s:" + "x" * 62 + "...(302 bytes)"]
+    assert r.args[-1] == "...(73 args)" and len(r.args) == 33
+    assert r.out["argv"][0] == "x" * 64 + "...(300 bytes)"
+    assert r.out["argv"][-1] == "...(71 args)" and len(r.out["argv"]) == 33
+    assert len(rec(recs, 9).out["args"]) == 71  # only records are abbreviated, not the process
+
+
 def test_exec_bad_header() -> None:
     recs = run("1 writefile s:/tmp/nh/bad b:b1\n2 exec s:/tmp/nh/bad c:main s:bad")
     assert rec(recs, 2).err == "exec header invalid"
@@ -181,3 +193,124 @@ def test_deterministic() -> None:
     body = "1 rfork i:0x10 c:k\n2 await b:b1 i:256\n3 probe w:segments"
     extra = "block k\n9 sleep i:5\nend\n"
     assert run(body, extra=extra) == run(body, extra=extra)
+
+
+# --- namec: the error names the path up to the element that failed ----------------
+
+
+@pytest.mark.parametrize(
+    ("path", "shown", "err"),
+    [
+        ("/tmp/nh/missing", "/tmp/nh/missing", "file does not exist"),
+        ("/tmp/nh/missing_dir/prog", "/tmp/nh/missing_dir", "file does not exist"),  # walk: nerror = nhave+1
+        ("/nope/a/b/c", "/nope", "file does not exist"),
+        ("/tmp/nh/f/x", "/tmp/nh/f", "not a directory"),  # walk through a file: Enotdir at the file
+        ("/tmp/nh/../nh/missing_dir/y", "/tmp/nh/../nh/missing_dir", "file does not exist"),
+    ],
+)
+def test_namec_names_the_failing_element(path: str, shown: str, err: str) -> None:  # chan.c walk/namec
+    r = rec(run(f"1 writefile s:/tmp/nh/f b:b1\n2 open s:{path} i:0"), 2)
+    assert (r.ret, r.err) == (-1, f"'{shown}' {err}")
+
+
+def test_namec_long_name_is_a_suffix() -> None:  # chan.c namelenerror: "..." and a slash-led suffix
+    d = "/tmp/nh/" + "abcdefghij/" * 12
+    err = rec(run(f"1 writefile s:{d}f b:b1\n2 open s:{d}x i:0"), 2).err
+    assert err is not None and err.startswith("'.../") and err.endswith("/x' file does not exist")
+    assert err == "'..." + "/abcdefghij" * 5 + "/x' file does not exist"  # 57 bytes: the last short suffix
+
+
+def test_create_in_a_missing_directory_names_it() -> None:  # namec Acreate walks all but the last
+    r = rec(run("1 create s:/tmp/nh/nodir/sub/f i:1 i:0644"), 1)
+    assert r.err == "'/tmp/nh/nodir' file does not exist"
+
+
+# --- notes ------------------------------------------------------------------------------
+
+
+def test_postnote_group_skips_the_writer() -> None:  # devproc.c postnotepg: p == up is skipped
+    recs = run(
+        "1 notify h:cont\n2 rfork i:0x14 c:k\n3 sleep i:50\n4 postnote i:2 v:pid s:grp\n5 await b:b1 i:256",
+        extra="block k\n9 notify h:exit\n10 sleep i:10000\nend\n",
+    )
+    assert not [r for r in recs if r.kind == "note" and r.proc == "main"]
+    assert rec(recs, 5).out["text"].endswith(": grp'")
+
+
+def test_note_to_self_does_not_interrupt_the_next_sleep() -> None:  # notify() clears notepending
+    recs = run("1 notify h:cont\n2 postnote i:1 v:pid s:me\n3 sleep i:10")
+    assert [r.out for r in recs if r.kind == "note"] == [{"note": "me"}]
+    assert (rec(recs, 3).ret, rec(recs, 3).err) == (0, None)
+
+
+# --- #c/user: auth.c userwrite --------------------------------------------------------------
+
+
+def test_becoming_none() -> None:
+    text = (
+        "nhprog 1\nscenario t\ndata other 676c656e6461\ndata none 6e6f6e65\nbuf rb 16\nblock main\n"
+        "1 sysr1\n2 open s:#c/user i:2 >u\n3 write v:u b:other i:6\n4 write v:u b:none i:4\n"
+        "5 seek v:u i:0 i:0\n6 read v:u b:rb i:16\n7 sysr1\nend\n"
+    )
+    recs = Machine("amd64", "9front-2022.05").run(parse(text))
+    assert rec(recs, 1).ret == 0  # the agent runs as the host owner (eve)
+    assert rec(recs, 3).err == "permission denied"
+    assert rec(recs, 4).ret == 4
+    assert bytes.fromhex(rec(recs, 6).out["hex"]) == b"none"
+    assert rec(recs, 7).err == "permission denied"  # sysproc.c sysr1: !iseve()
+
+
+# --- a foreign a.out: how far the model follows it --------------------------------------------
+
+
+def _aout_amd64(text: int, bss: int, code: bytes, pad: int) -> str:
+    import struct
+
+    hdr = struct.pack(">8I", 0x8A97, text, 0, bss, 0, 0x200028, 0, 0) + struct.pack(">Q", 0x200028)
+    return (hdr + code + bytes(pad)).hex()
+
+
+def _foreign(hexdata: str, arch: str = "amd64", profile: str = "9front-2022.05") -> str:
+    text = (
+        f"nhprog 1\nscenario t\ndata img {hexdata}\nbuf w 256\nblock main\n"
+        "1 writefile s:/tmp/nh/img b:img i:0755\n2 rfork i:0x14 c:k\n3 await b:w i:256\nend\n"
+        "block k\n9 exec s:/tmp/nh/img c:main s:img\nend\n"
+    )
+    recs = Machine(arch, profile).run(parse(text))
+    assert not [r for r in recs if r.step == 9], "nobody prints a record for a foreign image"
+    return str(rec(recs, 3).out["text"])
+
+
+def test_foreign_zero_text_slides_to_the_text_top() -> None:  # fault.c fault(): fetch outside text
+    msg = _foreign(_aout_amd64(4056, 0x1000, b"", 4056))
+    assert msg.endswith("'img 103: sys: trap: fault read addr=0x400000 pc=PC'")
+
+
+def test_foreign_short_text_dies_in_demand_load() -> None:  # fault.c pio: Eshort -> faulterror
+    assert _foreign(_aout_amd64(0x10000000, 0, b"", 0)).endswith(": i/o error in demand load'")
+
+
+def test_foreign_real_code_exits_cleanly() -> None:  # unknowable code: the documented convention
+    assert _foreign(_aout_amd64(4056, 0, b"\xc3", 4055)).endswith(" ''")
+
+
+def test_foreign_zero_word_on_arm64_is_undefined() -> None:  # arm64/trap.c traps[0]
+    import struct
+
+    hdr = struct.pack(">8I", 0x8C47, 4056, 0, 0, 0, 0x10028, 0, 0) + struct.pack(">Q", 0x10028)
+    msg = _foreign((hdr + bytes(4056)).hex(), "arm64", "9front-current")
+    assert msg.endswith(": sys: trap: unknown pc=PC'")
+
+
+def test_rfork_child_runs_first() -> None:  # sysproc.c:240-241 ready(p); sched();
+    # on one CPU the child runs until it blocks before the parent returns from
+    # rfork, so its notify is in place when the parent's note arrives
+    recs = run(
+        "1 rfork i:0x30 c:k >kid\n4 postnote i:1 v:kid s:goodbye\n5 await b:b1 i:256",
+        extra="block k\n2 notify h:exit\n3 sleep i:10000\nend\n",
+    )
+    kid = [(r.kind, r.op, r.step) for r in recs if r.proc == "s1"]
+    assert kid == [("start", "start", 0), ("call", "notify", 2), ("note", "note", 3)]
+    order = [(r.proc, r.op) for r in recs]
+    assert order.index(("s1", "notify")) < order.index(("main", "rfork"))
+

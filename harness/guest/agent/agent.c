@@ -24,14 +24,19 @@
  * - -o FILE is dup'ed onto fd 1, so the program sees the fd table (0, 1, 2)
  *   it would see on the console;
  * - exec ... c:B puts "progfile B proc seq step outfd dir agent ppid pid
- *   var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
+ *   outpath var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
  *   is that pid continues in B and first prints the exec record (ret 0,
  *   out.argv); anything else ignores it;
  * - $agent is argv[0] of the first start (the harness passes a full path),
  *   $dir the -d directory (default /tmp);
  * - notify h:badarg answers noted(99); touch reads/writes a 32-bit word;
- * - a record too big for one frame keeps proc/seq/step/kind/op/ret/err and
- *   says "record too large for a frame" in out;
+ * - args and exec's out.argv abbreviate long strings and long lists (jarg,
+ *   jargs): the model writes the same;
+ * - after rfork(RFCFDG) a process has no fd of the agent's: each record
+ *   opens the output (#c/cons, or the -o file), writes and closes it, so
+ *   the fd table between statements is the program's alone;
+ * - a record still too big for one frame keeps proc/seq/step/kind/op/ret/err
+ *   and says "record too large for a frame" in out;
  * - nondet is always []: the model names what it cannot know.
  * Parser limits the Python parser does not have (rejected with a reason):
  * NUL bytes, a program over ~39 MiB, step numbers over 18 digits, more than
@@ -46,6 +51,17 @@
 #define NHPOKE(a, v)	(*(u32int*)(a) = (v))
 #endif
 
+/*
+ * A process with no output fd (after rfork(RFCFDG)) opens the output for
+ * one record (see emit).  The host build answers these itself: they are the
+ * agent's, not the program's, system calls.
+ */
+#ifndef NHOPENOUT
+#define NHOPENOUT()	openout()
+#define NHCLOSEOUT(fd)	close(fd)
+static int	openout(void);
+#endif
+
 extern int	sysr1(void);
 extern int	_errstr(char*);
 extern int	brk_(void*);
@@ -53,7 +69,7 @@ extern vlong	_nsec(void);
 
 /*
  * The pool holds the program text and its tokens (bss: pages cost nothing
- * until touched).  In a 9front guest it is 8 MiB: with a bss of 20 MiB or
+ * until touched).  On arm64 (and mips) it is 8 MiB: with a bss of 20 MiB or
  * more the arm64 agent (7c/7l, 9front 027f579f4) faults reading nil on its
  * first program line, and the cause is not found yet.  Programs larger than
  * the pool are refused with a clear error.  The host build keeps 40 MiB so CI
@@ -62,6 +78,11 @@ extern vlong	_nsec(void);
 #ifdef NH_COMPAT_LIBC_H
 #define	POOLSIZE	(40*1024*1024)
 #else
+#ifdef FPDAZ	/* only amd64's u.h defines it: the 16 MiB-argument scenarios need 40 MiB */
+#define	POOLSIZE	(40*1024*1024)
+#endif
+#endif
+#ifndef POOLSIZE
 #define	POOLSIZE	(8*1024*1024)
 #endif
 
@@ -190,6 +211,7 @@ struct Proc {
 	long	seq;
 	int	pid;
 	int	ppid;
+	int	outfd;	/* -1: no fd of ours (after RFCFDG), see emit */
 	Stmt	*cur;		/* statement being performed (for note records) */
 	int	hmode;
 	uvlong	vals[Maxvars];
@@ -224,7 +246,8 @@ static int	nsteps;
 static char	*progfile = "";
 static char	*agentpath = "";
 static char	*scratchdir = "/tmp";
-static int	outfd = 1;
+static char	*outpath = "#c/cons";	/* reopened per record by a process with no output fd */
+static int	outappend;	/* outpath is the -o file: seek to its end */
 static void	**procslot;	/* privalloc: this process's Proc, for the note handler */
 static char	errmsg[512];
 static u32int	crctab[256];
@@ -513,6 +536,83 @@ jstr(Str *s, char *t)
 		jstrn(s, t, strlen(t));
 }
 
+/*
+ * An argument as records show it (args, and exec's out.argv): a string of
+ * more than Longarg bytes is its first Arghead bytes (backed off to the
+ * start of a UTF-8 sequence the cut would split), then "...(N bytes)", N the
+ * full length.  Megabyte arguments would not fit a frame, and the serial
+ * console writes about 11 KB a second.
+ */
+enum { Longarg = 200, Arghead = 64, Longlist = 64, Listhead = 32 };
+
+static void
+jarg(Str *s, char *t)
+{
+	long n, k;
+	char num[64];
+	Str ns;
+
+	n = strlen(t);
+	if(n <= Longarg){
+		jstrn(s, t, n);
+		return;
+	}
+	k = Arghead;
+	while(k > 0 && ((uchar)t[k] & 0xc0) == 0x80)
+		k--;
+	sinit(&ns, num, sizeof num);
+	sadd(&ns, "...(");
+	sint(&ns, n);
+	sadd(&ns, " bytes)");
+	jstrn(s, t, k);
+	if(s->over)
+		return;
+	s->p--;	/* reopen the string: the marker belongs to it */
+	saddn(s, num, ns.p - ns.s);
+	sputc(s, '"');
+}
+
+static char*
+argtoken(void *v, int i)
+{
+	return ((Arg*)v)[i].text - 2;
+}
+
+static char*
+argvstr(void *v, int i)
+{
+	return ((char**)v)[i];
+}
+
+/*
+ * A list of arguments: more than Longlist entries are the first Listhead
+ * (each as jarg), then one string "...(N args)", N the full count.
+ */
+static void
+jargs(Str *s, void *v, int n, char *(*get)(void*, int))
+{
+	int i, m;
+	char num[64];
+	Str ns;
+
+	m = n > Longlist ? Listhead : n;
+	sputc(s, '[');
+	for(i = 0; i < m; i++){
+		if(i > 0)
+			sputc(s, ',');
+		jarg(s, get(v, i));
+	}
+	if(m < n){
+		sinit(&ns, num, sizeof num);
+		sadd(&ns, "...(");
+		sint(&ns, n);
+		sadd(&ns, " args)");
+		sputc(s, ',');
+		jstrn(s, num, ns.p - ns.s);
+	}
+	sputc(s, ']');
+}
+
 static void
 jkey(Str *s, char *k)
 {
@@ -573,7 +673,7 @@ emit(Proc *p, Stmt *st, char *kind, char *op, Rec *r)
 {
 	char frame[Maxframe], hdr[96];
 	Str s, h;
-	int i, hl;
+	int hl, fd;
 	long n;
 	char *pay;
 	u32int crc;
@@ -589,14 +689,9 @@ emit(Proc *p, Stmt *st, char *kind, char *op, Rec *r)
 	jstr(&s, kind);
 	sadd(&s, ",\"op\":");
 	jstr(&s, op);
-	sadd(&s, ",\"args\":[");
-	if(st != nil)
-		for(i = 0; i < st->nargs; i++){
-			if(i > 0)
-				sputc(&s, ',');
-			jstr(&s, st->args[i].text - 2);
-		}
-	sadd(&s, "],\"ret\":");
+	sadd(&s, ",\"args\":");
+	jargs(&s, st != nil ? st->args : nil, st != nil ? st->nargs : 0, argtoken);
+	sadd(&s, ",\"ret\":");
 	if(r->isret)
 		sint(&s, r->ret);
 	else
@@ -650,9 +745,34 @@ emit(Proc *p, Stmt *st, char *kind, char *op, Rec *r)
 	sputc(&s, ' ');
 	shex(&s, crc, 8);
 	sadd(&s, "\002\n");
-	write(outfd, pay - hl, hl + n + 11);
+	/*
+	 * After rfork(RFCFDG) the process has no output fd, and keeping one
+	 * would change the fd table the program probes.  It opens the output
+	 * for this one record and closes it again: between two statements
+	 * the fd table is the program's own.
+	 */
+	fd = p->outfd;
+	if(fd < 0)
+		fd = NHOPENOUT();
+	if(fd >= 0)
+		write(fd, pay - hl, hl + n + 11);
+	if(p->outfd < 0 && fd >= 0)
+		NHCLOSEOUT(fd);
 	p->seq++;
 }
+
+#ifndef NH_COMPAT_LIBC_H
+static int
+openout(void)
+{
+	int fd;
+
+	fd = open(outpath, OWRITE);
+	if(fd >= 0 && outappend)
+		seek(fd, 0, 2);
+	return fd;
+}
+#endif
 
 /* ---- the program file ---- */
 
@@ -1009,7 +1129,9 @@ parsearg(Arg *a, char *tok, int line)
 	case 'a':
 		if(!isaddr(a->text, base, sizeof base, &off))
 			failr(line, "bad address ", a->text, nil);
-		if(*off != 0)
+		if(*off == '+')
+			a->off = intval(off+1);	/* intval takes an optional '-' only */
+		else if(*off != 0)
 			a->off = intval(off);
 		if(isname(base)){
 			a->ref = -1;
@@ -1576,7 +1698,7 @@ notehandler(void *ureg, char *note)
 }
 
 /*
- * nhcont: "progfile block proc seq step outfd dir agent ppid pid var=value...",
+ * nhcont: "progfile block proc seq step outfd dir agent ppid pid outpath var=value...",
  * quoted as program.py quote() does.  pid guards against a stale value:
  * exec keeps the pid, so only the exec'd image itself takes it.
  */
@@ -1598,7 +1720,7 @@ setcont(Proc *p, Stmt *st, int block)
 	sputc(&s, ' ');
 	sint(&s, st->step);
 	sputc(&s, ' ');
-	suint(&s, outfd);
+	sint(&s, p->outfd);
 	sputc(&s, ' ');
 	squote(&s, scratchdir);
 	sputc(&s, ' ');
@@ -1607,6 +1729,8 @@ setcont(Proc *p, Stmt *st, int block)
 	suint(&s, p->ppid);
 	sputc(&s, ' ');
 	suint(&s, p->pid);
+	sputc(&s, ' ');
+	squote(&s, outpath);
 	for(i = 0; i < nvars; i++){
 		sputc(&s, ' ');
 		sadd(&s, vars[i]);
@@ -1831,6 +1955,8 @@ perform(Proc *p, Stmt *st)
 	case Orfork:
 		block = st->nargs > 1 && a[1].kind == 'c' ? a[1].ref : -1;
 		k = rfork((int)value(p, &a[0]));
+		if(k == 0 && ((int)value(p, &a[0]) & RFCFDG))
+			p->outfd = -1;	/* this process's fd table is empty now */
 		if(k == 0 && ((int)value(p, &a[0]) & RFPROC))
 			childstart(p, st, block);
 		setret(&r, k);
@@ -2084,14 +2210,16 @@ resume(Proc *p, char *cont)
 	Rec r;
 
 	nf = tokenize1(cont, cont + strlen(cont), 0);
-	if(nf < 10 || nf > nelem(f))
+	if(nf < 11 || nf > nelem(f))
 		return -1;
 	for(i = 0; i < nf; i++)
 		f[i] = toks[i];
 	if(atoi(f[9]) != p->pid)
 		return -1;	/* not ours: left by another process */
 	progfile = f[0];
-	outfd = atoi(f[5]);
+	p->outfd = atoi(f[5]);
+	outpath = f[10];
+	outappend = strcmp(outpath, "#c/cons") != 0;
 	scratchdir = f[6];
 	agentpath = f[7];
 	loadprogram();
@@ -2104,7 +2232,7 @@ resume(Proc *p, char *cont)
 	step = strtoll(f[4], nil, 10);
 	p->ppid = atoi(f[8]);
 	setpids(p);
-	for(i = 10; i < nf; i++){
+	for(i = 11; i < nf; i++){
 		eq = strchr(f[i], '=');
 		if(eq == nil)
 			continue;
@@ -2120,13 +2248,7 @@ resume(Proc *p, char *cont)
 			r.isret = 1;
 			r.ret = 0;
 			jkey(&r.out, "argv");
-			sputc(&r.out, '[');
-			for(k = 0; k < p->argc; k++){
-				if(k > 0)
-					sputc(&r.out, ',');
-				jstr(&r.out, p->argv[k]);
-			}
-			sputc(&r.out, ']');
+			jargs(&r.out, p->argv, p->argc, argvstr);
 			emit(p, &stmts[i], "call", "exec", &r);
 			break;
 		}
@@ -2195,6 +2317,7 @@ main(int argc, char **argv)
 	proc.argv = argv;
 	proc.pid = getpid();
 	proc.hmode = Hnone;
+	proc.outfd = 1;
 	*procslot = &proc;
 
 	/* an exec'd agent continues where the program said */
@@ -2235,6 +2358,8 @@ main(int argc, char **argv)
 			dup(i, 1);
 			close(i);
 		}
+		outpath = outfile;
+		outappend = 1;
 	}
 	placebufs();
 	proc.ppid = getppid();

@@ -30,6 +30,11 @@ enum {
 #define NHPOKE(a, v)	nh_poke((void*)(a), (v))
 u32int	nh_peek(void*);
 void	nh_poke(void*, u32int);
+/* the agent's own output fd for one record (agent.c emit): a dup of fd 1 */
+#define NHOPENOUT()	nh_openout()
+#define NHCLOSEOUT(fd)	nh_closeout(fd)
+int	nh_openout(void);
+void	nh_closeout(int);
 
 /* the image's end (libc.h declares it in Plan 9): here a static arena in host.c */
 #define end	nh_end

@@ -1,0 +1,391 @@
+"""Table-driven: one case per kernel rule, each naming the source line it encodes.
+
+``sysproc.c:N`` is a line of the seed (shared/seeds/sysproc.c, 9front
+e9bb7876e); ``segment.c f`` / ``proc.c f`` / ``chan.c f`` a function of that
+commit's port/ directory.  Every case is a program in the compiled line format
+(harness/program.py), run on the model (amd64, seed profile unless the case
+says otherwise), and a check of one record of one step.  Rules whose check
+needs two records compare them with a small function (``Cmp``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from harness.model.machine import Machine
+from harness.program import parse
+from harness.trace.schema import Record
+
+EBADARG = "bad arg in system call"
+ENOVMEM = "virtual memory allocation failed"
+ESOVERLAP = "segments overlap"
+EINUSE = "device or object already in use"
+ENOCHILD = "no living children"
+EPERM = "permission denied"
+EGREG_STACKTOP = 0x7FFFFFFFF000  # pc64/mem.h USTKTOP
+USTKSIZE = 16 << 20
+
+Cmp = Callable[[list[Record]], bool]
+
+
+@dataclass(frozen=True)
+class Rule:
+    src: str  # the source line or function the rule encodes
+    body: str  # block main
+    step: int  # the step whose record is checked (in proc `proc`)
+    ret: Any = None  # expected ret (None: not checked unless err is given)
+    err: str | None = None  # expected errstr (checked when ret == -1)
+    out: dict[str, Any] = field(default_factory=dict)  # expected out items
+    extra: str = ""  # more blocks (child bodies)
+    proc: str = "main"
+    cmp: Cmp | None = None  # a check over the whole trace instead
+    arch: str = "amd64"
+    profile: str = "9front-2022.05"
+
+
+def run(rule: Rule) -> list[Record]:
+    text = f"nhprog 1\nscenario rule\nbuf b 256\nbuf c 256\nblock main\n{rule.body}\nend\n{rule.extra}"
+    return Machine(rule.arch, rule.profile).run(parse(text))
+
+
+def find(recs: list[Record], step: int, proc: str = "main") -> Record:
+    (r,) = [r for r in recs if r.step == step and r.proc == proc and r.kind not in ("start", "note")]
+    return r
+
+
+def kid(body: str, name: str = "k") -> str:
+    return f"block {name}\n{body}\nend\n"
+
+
+# --- rfork (sysproc.c sysrfork) ------------------------------------------------------
+
+RFORK = [
+    Rule("sysproc.c:41 RFFDG|RFCFDG", "1 rfork i:0x1014", 1, -1, EBADARG),
+    Rule("sysproc.c:43 RFNAMEG|RFCNAMEG", "1 rfork i:0x411", 1, -1, EBADARG),
+    Rule("sysproc.c:45 RFENVG|RFCENVG", "1 rfork i:0x812", 1, -1, EBADARG),
+    Rule("sysproc.c:41 pairs are checked before RFPROC's absence", "1 rfork i:0x1004", 1, -1, EBADARG),
+    Rule("sysproc.c:54 RFMEM without RFPROC", "1 rfork i:0x20", 1, -1, EBADARG),
+    Rule("sysproc.c:54 RFNOWAIT without RFPROC", "1 rfork i:0x40", 1, -1, EBADARG),
+    Rule("sysproc.c:93 no RFPROC returns 0", "1 rfork i:0x200e", 1, 0),
+    Rule("sysproc.c:61 no RFPROC, RFCFDG: an empty fd table", "1 rfork i:0x1000\n2 probe w:fds", 2, out={"fds": []}),
+    Rule(
+        "sysproc.c:59 no RFPROC, RFFDG: a copy of the fd table",
+        "1 rfork i:0x4\n2 probe w:fds",
+        2,
+        out={"fds": [[0, "r", "/dev/cons"], [1, "w", "/dev/cons"], [2, "w", "/dev/cons"]]},
+    ),
+    Rule(
+        "sysproc.c:74 no RFPROC, RFNOMNT: # devices outside |decp refused",
+        "1 rfork i:0x4000\n2 open s:#s i:0",
+        2,
+        -1,
+        "mount/attach disallowed",
+    ),
+    Rule(
+        "sysproc.c:82 no RFPROC, RFCENVG: an empty environment",
+        "1 putenv s:k s:v\n2 rfork i:0x800\n3 probe w:env s:k",
+        3,
+        out={"value": None},
+    ),
+    Rule(
+        "sysproc.c:85 no RFPROC, RFENVG: a copy of the environment",
+        "1 putenv s:k s:v\n2 rfork i:0x2\n3 probe w:env s:k",
+        3,
+        out={"value": "v"},
+    ),
+    Rule(
+        "sysproc.c:90 no RFPROC, RFNOTEG: a new note group",
+        "1 probe w:noteid\n2 rfork i:0x8\n3 probe w:noteid",
+        3,
+        cmp=lambda rs: find(rs, 1).out["noteid"] != find(rs, 3).out["noteid"],
+    ),
+    Rule(
+        "sysproc.c:115 the child keeps the note group without RFNOTEG",
+        "1 rfork i:0x10 c:k\n2 probe w:noteid\n3 await b:b i:256",
+        2,
+        extra=kid("9 probe w:noteid"),
+        cmp=lambda rs: find(rs, 2).out["noteid"] == find(rs, 9, "s1").out["noteid"],
+    ),
+    Rule(
+        "sysproc.c:114 RFNOTEG: the child gets a note group of its own",
+        "1 rfork i:0x18 c:k\n2 probe w:noteid\n3 await b:b i:256",
+        2,
+        extra=kid("9 probe w:noteid"),
+        cmp=lambda rs: find(rs, 2).out["noteid"] != find(rs, 9, "s1").out["noteid"],
+    ),
+    Rule(
+        "sysproc.c:177 without RFFDG the child shares the fd table",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256\n3 probe w:fds",
+        3,
+        extra=kid("9 open s:/dev/null i:0"),
+        cmp=lambda rs: [3, "r", "/dev/null"] in find(rs, 3).out["fds"],
+    ),
+    Rule(
+        "sysproc.c:172 RFFDG: the child's fd table is a copy",
+        "1 rfork i:0x14 c:k\n2 await b:b i:256\n3 probe w:fds",
+        3,
+        extra=kid("9 open s:/dev/null i:0"),
+        cmp=lambda rs: len(find(rs, 3).out["fds"]) == 3,
+    ),
+    Rule(
+        "sysproc.c:174 RFCFDG: the child starts with no fds",
+        "1 rfork i:0x1010 c:k\n2 await b:b i:256",
+        9,
+        proc="s1",
+        extra=kid("9 probe w:fds"),
+        out={"fds": []},
+    ),
+    Rule(
+        "sysproc.c:211 without RFENVG the child shares the environment",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256\n3 probe w:env s:k",
+        3,
+        extra=kid("9 putenv s:k s:kid"),
+        out={"value": "kid"},
+    ),
+    Rule(
+        "sysproc.c:208 RFENVG: the child's environment is a copy",
+        "1 putenv s:k s:mom\n2 rfork i:0x12 c:k\n3 await b:b i:256\n4 probe w:env s:k",
+        4,
+        extra=kid("9 putenv s:k s:kid"),
+        out={"value": "mom"},
+    ),
+    Rule(
+        "sysproc.c:205 RFCENVG: the child starts with an empty environment",
+        "1 putenv s:k s:mom\n2 rfork i:0x810 c:k\n3 await b:b i:256",
+        9,
+        proc="s2",
+        extra=kid("9 probe w:env s:k"),
+        out={"value": None},
+    ),
+    Rule(
+        "sysproc.c:200 without RFREND the child shares the rendezvous group",
+        "1 rfork i:0x10 c:k\n2 rendezvous i:5 i:77",
+        2,
+        88,
+        extra=kid("9 rendezvous i:5 i:88"),
+    ),
+    Rule(
+        "sysproc.c:219 RFNOWAIT: the child is not the caller's to wait for",
+        "1 rfork i:0x50 c:k\n2 await b:b i:256",
+        2,
+        -1,
+        ENOCHILD,
+        extra=kid("9 exits s:x"),
+    ),
+    Rule(
+        "sysproc.c:131 the child's text is the parent's (wait message)",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256",
+        2,
+        cmp=lambda rs: find(rs, 2).out["text"].endswith(f"'nhagent {find(rs, 1).ret}: bye'"),
+        extra=kid("9 exits s:bye"),
+    ),
+    Rule(
+        "sysproc.c:133 the child's /proc/N/args starts empty",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256",
+        9,
+        proc="s1",
+        extra=kid("9 probe w:procargs"),
+        out={"procargs": ""},
+    ),
+    Rule(
+        "sysproc.c:165 without RFMEM the child's data is a copy (copy on write)",
+        "1 touch w:w b:b i:1\n2 rfork i:0x10 c:k\n3 await b:b+8 i:200\n4 touch w:r b:b",
+        4,
+        0,
+        extra=kid("9 touch w:w b:b i:2"),
+        out={"value": 1},
+    ),
+    Rule(
+        "sysproc.c:165 RFMEM: the child shares data and bss",
+        "1 touch w:w b:b i:1\n2 rfork i:0x30 c:k\n3 await b:b+8 i:200\n4 touch w:r b:b",
+        4,
+        0,
+        extra=kid("9 touch w:w b:b i:2"),
+        out={"value": 2},
+    ),
+]
+
+
+# --- segments (sysproc.c syssegbrk..syssegfree, segment.c) ------------------------------
+
+SEGMENTS = [
+    Rule("sysproc.c:827 segbrk of Text", "1 segbrk a:text a:text+0x1000", 1, -1, EBADARG),
+    Rule("sysproc.c:827 segbrk of Data", "1 segbrk a:data a:data+0x1000", 1, -1, EBADARG),
+    Rule("sysproc.c:827 segbrk of Stack", "1 segbrk a:stack a:stack+0x1000", 1, -1, EBADARG),
+    Rule("sysproc.c:832 segbrk outside every segment", "1 segbrk a:0x10 a:0x20", 1, -1, EBADARG),
+    Rule("sysproc.c:829 segbrk of Bss is ibrk", "1 segbrk a:bss a:end+0x3000", 1, 0),
+    Rule(
+        "sysproc.c:829 segbrk of an attached Shared segment grows it",
+        "1 segattach i:0 s:shared i:0x30000000 i:0x1000\n2 segbrk i:0x30000000 i:0x30003000\n3 probe w:segments",
+        3,
+        cmp=lambda rs: find(rs, 3).out["segments"][-1][2:4] == [0x30000000, 0x30003000],
+    ),
+    Rule(
+        "segment.c ibrk: addr 0 returns the segment base",
+        "1 brk i:0\n2 probe w:segments",
+        1,
+        cmp=lambda rs: find(rs, 1).ret == find(rs, 2).out["segments"][3][2],
+    ),
+    Rule("segment.c ibrk: below the data segment", "1 brk a:data-0x1000", 1, -1, ENOVMEM),
+    Rule(
+        "segment.c ibrk: between data and bss base shrinks bss to its base",
+        "1 brk a:data\n2 probe w:segments",
+        2,
+        cmp=lambda rs: find(rs, 1).ret == 0 and find(rs, 2).out["segments"][3][2] == find(rs, 2).out["segments"][3][3],
+    ),
+    Rule("segment.c ibrk: growth rounds to a page", "1 brk a:end+1\n2 probe w:brk", 2,
+         cmp=lambda rs: find(rs, 2).out["brk"] % 0x1000 == 0),
+    Rule("segment.c ibrk: into another segment", "1 brk a:stack+0x1000", 1, -1, ESOVERLAP),
+    Rule("segment.c ibrk: beyond SEGMAPSIZE*PTEPERTAB pages", "1 brk a:stack-0x1000", 1, -1, ENOVMEM),
+    Rule(
+        "segment.c ibrk: a shared (RFMEM) segment is not shrunk",
+        "1 rfork i:0x30 c:k\n2 brk a:bss",
+        2,
+        -1,
+        EINUSE,
+        extra=kid("9 sleep i:1000"),
+    ),
+    Rule("segment.c segattach: va at or above USTKTOP", "1 segattach i:0 s:shared a:stacktop i:4096", 1, -1, EBADARG),
+    Rule("segment.c segattach: length 0", "1 segattach i:0 s:shared i:0x30000000 i:0", 1, -1, EBADARG),
+    Rule(
+        "segment.c segattach: va 0 finds the hole just below the stack",
+        "1 segattach i:0 s:shared i:0 i:0x2000",
+        1,
+        EGREG_STACKTOP - USTKSIZE - 0x2000,
+    ),
+    Rule(
+        "segment.c segattach: va rounded down, len grown by va's page offset",
+        "1 segattach i:0 s:shared i:0x30000800 i:0x1000\n2 probe w:segments",
+        2,
+        cmp=lambda rs: find(rs, 1).ret == 0x30000000
+        and find(rs, 2).out["segments"][-1][2:4] == [0x30000000, 0x30002000],
+    ),
+    Rule("segment.c segattach: va+len beyond USTKTOP", "1 segattach i:0 s:shared a:stacktop-0x1000 i:0x2000", 1, -1,
+         EBADARG),
+    Rule("segment.c segattach: overlap", "1 segattach i:0 s:shared a:text i:4096", 1, -1, ESOVERLAP),
+    Rule("segment.c segattach: unknown class", "1 segattach i:0 s:nonesuch i:0x30000000 i:4096", 1, -1, EBADARG),
+    Rule("segment.c segattach: overlap is checked before the class", "1 segattach i:0 s:nonesuch a:text i:4096", 1,
+         -1, ESOVERLAP),
+    Rule("sysproc.c:885 segdetach outside every segment", "1 segdetach a:0x10", 1, -1, EBADARG),
+    Rule("sysproc.c:893 segdetach of the stack", "1 segdetach a:stack+0x10", 1, -1, EBADARG),
+    Rule(
+        "sysproc.c:895 segdetach of an attached segment frees its slot",
+        "1 segattach i:0 s:shared i:0x30000000 i:0x1000\n2 segdetach i:0x30000800\n3 probe w:segments",
+        3,
+        cmp=lambda rs: find(rs, 2).ret == 0 and len(find(rs, 3).out["segments"]) == 4,
+    ),
+    Rule("sysproc.c:916 segfree: from+len wraps", "1 segfree i:0xfffffffffffff000 i:0x2000", 1, -1, EBADARG),
+    Rule("sysproc.c:919 segfree outside every segment", "1 segfree a:0x10 i:4096", 1, -1, EBADARG),
+    Rule("sysproc.c:922 segfree of less than a whole page does nothing", "1 segfree a:bss+1 i:10", 1, 0),
+    Rule("sysproc.c:928 segfree past the segment's top", "1 segfree a:end-0x1000 i:0x100000", 1, -1, EBADARG),
+    Rule(
+        "sysproc.c:930 segfree'd pages read as zeros again",
+        "1 brk a:end+0x3000\n2 touch w:w a:end-0x1000 i:9\n3 segfree a:end-0x1000 i:0x1000\n4 touch w:r a:end-0x1000",
+        4,
+        0,
+        out={"value": 0},
+    ),
+]
+
+
+# --- exits, await, errstr and the rest of sysproc.c ------------------------------------------------------
+
+MISC = [
+    Rule("sysproc.c:690 exits(nil): an empty wait message", "1 rfork i:0x10 c:k\n2 await b:b i:256", 2,
+         extra=kid("9 exits n:"), cmp=lambda rs: find(rs, 2).out["text"].endswith(" ''")),
+    Rule("sysproc.c:690 exits(\"\") is a clean exit too", "1 rfork i:0x10 c:k\n2 await b:b i:256", 2,
+         extra=kid("9 exits s:"), cmp=lambda rs: find(rs, 2).out["text"].endswith(" ''")),
+    Rule("sysproc.c:678 exits with a bad pointer", "1 rfork i:0x10 c:k\n2 await b:b i:256", 2,
+         extra=kid("9 exits a:0x1"), cmp=lambda rs: find(rs, 2).out["text"].endswith(": invalid exit string'")),
+    Rule(
+        "sysproc.c:683 exits: no NUL in ERRMAX bytes keeps ERRMAX-1 (then pexit's 127-byte message)",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256",
+        2,
+        extra=kid("9 exits s:" + "y" * 300),
+        cmp=lambda rs: len(find(rs, 2).out["text"].split(" '", 1)[1].rstrip("'")) == 127,
+    ),
+    Rule(
+        "sysproc.c:731 await: \"%d %lud %lud %lud %q\"",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256",
+        2,
+        extra=kid("9 exits 's:a b'"),
+        cmp=lambda rs: find(rs, 2).out["text"] == f"{find(rs, 1).ret} 0 0 0 'nhagent {find(rs, 1).ret}: a b'",
+    ),
+    Rule(
+        "sysproc.c:731 await: snprint truncates to the buffer",
+        "1 rfork i:0x10 c:k\n2 await b:b i:4",
+        2,
+        3,
+        extra=kid("9 exits s:x"),
+    ),
+    Rule("proc.c pwait: no children", "1 await b:b i:256", 1, -1, ENOCHILD),
+    Rule(
+        "sysproc.c:729 await: a bad buffer kills the caller",
+        "1 rfork i:0x10 c:k\n2 await b:b i:256",
+        2,
+        extra=kid("9 rfork i:0x10 c:g\n10 await a:0x10 i:256") + kid("11 exits n:", "g"),
+        cmp=lambda rs: "sys: bad address in syscall" in find(rs, 2).out["text"],
+    ),
+    Rule("sysproc.c:756 errstr with nbuf 0", "1 errstr b:b i:0", 1, -1, EBADARG),
+    Rule("sysproc.c:762 errstr hands out the last error", "1 werrstr s:boom\n2 errstr b:b i:64", 2, 0,
+         out={"text": "boom"}),
+    Rule("sysproc.c:765 errstr keeps the buffer's old text as the new error",
+         "1 werrstr s:boom\n2 errstr b:b i:64\n3 werrstr s:two\n4 errstr b:b i:64\n5 probe w:errstr", 5,
+         out={"errstr": "boom"}),
+    Rule("sysproc.c:758 errstr clamps nbuf to ERRMAX", "1 werrstr s:" + "z" * 200 + "\n2 errstr b:b i:300", 2, 0,
+         cmp=lambda rs: len(find(rs, 2).out["text"]) == 127),
+    Rule("sysproc.c:762 errstr: a short buffer cuts the error", "1 werrstr s:abcdefgh\n2 errstr b:b i:5", 2, 0,
+         out={"text": "abcd"}),
+    Rule("sysproc.c _errstr: the old call uses 64 bytes", "1 werrstr s:" + "q" * 100 + "\n2 _errstr b:b", 2, 0,
+         cmp=lambda rs: len(find(rs, 2).out["text"]) == 63),
+    Rule("sysproc.c:650 sleep of 0 returns at once", "1 sleep i:0", 1, 0),
+    Rule("sysproc.c:650 sleep of a negative time returns at once", "1 sleep i:-5", 1, 0),
+    Rule("proc.c procalarm: no alarm pending returns 0", "1 alarm i:1000", 1, 0),
+    Rule("proc.c procalarm: the previous alarm's remaining time", "1 alarm i:1000\n2 alarm i:0", 2, 1000),
+    Rule("sysproc.c sysr1: the host owner may", "1 sysr1", 1, 0),
+    Rule("sysproc.c semacquire: negative value", "1 touch w:w b:b i:-1\n2 semacquire b:b i:0", 2, -1, EBADARG),
+    Rule("sysproc.c semacquire: available, returns 1", "1 touch w:w b:b i:1\n2 semacquire b:b i:1", 2, 1),
+    Rule("sysproc.c semacquire: not available, no block, returns 0", "1 semacquire b:b i:0", 1, 0),
+    Rule("sysproc.c tsemacquire: times out with 0", "1 tsemacquire b:b i:10", 1, 0),
+    Rule("sysproc.c tsemacquire: negative value", "1 touch w:w b:b i:-1\n2 tsemacquire b:b i:10", 2, -1, EBADARG),
+    Rule("sysproc.c semrelease: negative delta", "1 semrelease b:b i:-1", 1, -1, EBADARG),
+    Rule("sysproc.c semrelease: returns the new value", "1 touch w:w b:b i:2\n2 semrelease b:b i:3", 2, 5),
+    Rule(
+        "sysproc.c semacquire: a note interrupts the wait",
+        "1 notify h:cont\n2 alarm i:10\n3 semacquire b:b i:1",
+        3,
+        -1,
+        "interrupted",
+    ),
+    Rule("sysproc.c sysrendezvous: values are exchanged", "1 rfork i:0x10 c:k\n2 rendezvous i:7 i:111", 9, 111,
+         proc="s1", extra=kid("9 rendezvous i:7 i:222")),
+    Rule("proc.c postnote: a note to a dead pid fails in namec", "1 postnote i:1 i:99999 s:x", 1, -1,
+         "'/proc/99999' file does not exist"),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
+def test_rule(rule: Rule) -> None:
+    recs = run(rule)
+    if rule.cmp is not None:
+        assert rule.cmp(recs), rule.src
+        return
+    r = find(recs, rule.step, rule.proc)
+    if rule.ret is not None:
+        assert r.ret == rule.ret, rule.src
+    if rule.err is not None or rule.ret == -1:
+        assert r.err == rule.err, rule.src
+    for k, v in rule.out.items():
+        assert r.out.get(k) == v, f"{rule.src}: out.{k}"
+
+
+def test_every_rule_names_its_source() -> None:
+    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c") for r in RULES)
+    assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
