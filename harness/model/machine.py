@@ -30,6 +30,7 @@ from harness.program import Program, Stmt
 from harness.trace.schema import ACTION, CALL, NOTE, PROBE, START, Record, abbreviate_args
 
 Eioload = "i/o error in demand load"  # port/error.h (fault.c faulterror)
+UNKNOWN_ADDR = "ADDR"  # a fault address the model cannot know (await marks its message nondet)
 STEP_LIMIT = 20000
 NPROC = 200  # the model's conf.nproc stand-in: newproc fails with "no procs"
 FIRST_PID = 100
@@ -257,11 +258,20 @@ class Machine(Syscalls):
                 done = yield from self.execute(p, st)
                 self.deliver_notes(p, st)
                 if done is not None:
+                    self.agent_needs_its_data(p)
                     self.record(p, st, done[0], st.op, done[1])
         except Exit as e:
             self.pexit(p, e.msg)
         except ProcessKilled as e:
             self.pexit(p, e.note)
+
+    def agent_needs_its_data(self, p: Proc) -> None:
+        """The agent writes each record from its static buffers in Data and
+        Bss: with either detached it faults there, so the record of the call
+        that detached it is never written.  Where exactly it faults depends
+        on the agent binary; the wait message says ADDR and is nondet."""
+        if p.segs[sg.DSEG] is None or p.segs[sg.BSEG] is None:
+            raise ProcessKilled(f"sys: trap: fault read addr={UNKNOWN_ADDR} pc={sg.PC_MASK}")
 
     def execute(self, p: Proc, st: Stmt) -> Generator[Wait, str, tuple[str, Result] | None]:
         """Run one statement; return (kind, result) to be recorded after the
@@ -614,7 +624,9 @@ class Machine(Syscalls):
             addr = a[1] if isinstance(a[1], int) else 0
             n = a[2] if len(a) > 2 and isinstance(a[2], int) else self.buflen(addr, p)
             n = max(0, min(n, 1 << 16))
-            return Result(None, out={"hex": self.mem(p).read(addr, n).hex()})
+            mem = self.mem(p)
+            nondet = [f"out.hex[{2 * a}:{2 * b}]" for a, b in mem.unknown_ranges(addr, n)]
+            return Result(None, out={"hex": mem.read(addr, n).hex()}, nondet=nondet)
         if what == "env":
             name = a[1].b.decode("utf-8", "replace") if isinstance(a[1], Str) else ""
             v = p.egrp.env.get(name)

@@ -56,6 +56,9 @@ class Segment:
     pages: dict[int, bytearray] = field(default_factory=dict)
     image: object | None = None  # image-cache key (text sharing across exec)
     sema: list[tuple[int, object]] = field(default_factory=list)  # (addr, waiter)
+    # addresses of bytes whose value the model cannot know (pid and time
+    # digits an await wrote): a raw probe of them is nondeterministic
+    unknown: set[int] = field(default_factory=set)
 
     @property
     def kind(self) -> int:
@@ -72,7 +75,8 @@ class Segment:
 
     def copy(self) -> Segment:
         """A private copy (dupseg's newseg + ptecpy, i.e. copy on write)."""
-        return Segment(self.type, self.base, self.top, 1, {k: bytearray(v) for k, v in self.pages.items()})
+        pages = {k: bytearray(v) for k, v in self.pages.items()}
+        return Segment(self.type, self.base, self.top, 1, pages, unknown=set(self.unknown))
 
     def free_pages(self, start: int, end: int, pgsize: int) -> None:
         """mfreeseg: drop the pages of [start, end); they read as zeros again."""
@@ -81,6 +85,8 @@ class Segment:
         lo, hi = start // pgsize, end // pgsize
         for k in [k for k in self.pages if lo <= k < hi]:
             del self.pages[k]
+        if self.unknown:
+            self.unknown = {a for a in self.unknown if not lo * pgsize <= a < hi * pgsize}
 
 
 def pground(addr: int, arch: Arch) -> int:
@@ -291,7 +297,8 @@ class Memory:
             n -= chunk
         return bytes(out)
 
-    def write(self, addr: int, data: bytes) -> None:
+    def write(self, addr: int, data: bytes, known: bool = True) -> None:
+        """Store DATA; KNOWN false marks its bytes as ones the model cannot know."""
         pg = self.arch.page_size
         a = addr & self.arch.addr_mask
         i = 0
@@ -302,8 +309,26 @@ class Memory:
             if s is not None:
                 page = s.pages.setdefault(a // pg, bytearray(pg))
                 page[off : off + chunk] = data[i : i + chunk]
+                if not known:
+                    s.unknown.update(range(a, a + chunk))
+                elif s.unknown:
+                    s.unknown.difference_update(range(a, a + chunk))
             a += chunk
             i += chunk
+
+    def unknown_ranges(self, addr: int, n: int) -> list[tuple[int, int]]:
+        """Offsets [a, b) within [addr, addr+n) of bytes the model cannot know."""
+        a0 = addr & self.arch.addr_mask
+        out: list[tuple[int, int]] = []
+        for i in range(n):
+            s = seg_at(self.segs, a0 + i)
+            if s is None or a0 + i not in s.unknown:
+                continue
+            if out and out[-1][1] == i:
+                out[-1] = (out[-1][0], i + 1)
+            else:
+                out.append((i, i + 1))
+        return out
 
     def cstring(self, addr: int, limit: int) -> bytes | None:
         """The NUL-terminated string at addr (validaddr'd byte by byte), or None

@@ -240,7 +240,12 @@ class Syscalls:
         t = fmt_trunc(full, n - 1)
         if b"pc=" + sg.PC_MASK.encode() in t:
             nondet.append("~pc")
-        self.mem(p).write(addr, t + b"\0")
+        if b"addr=ADDR" in t and "out.text" not in nondet:
+            nondet.append("out.text")  # Machine.agent_needs_its_data: where the agent faulted
+        # its pid and time digits are the real kernel's: a raw look at these
+        # bytes (probe buf) cannot be predicted
+        self.mem(p).write(addr, t, known=False)
+        self.mem(p).write(addr + len(t), b"\0")
         return Result(len(t), out={"text": text(t)}, nondet=nondet)
 
     def _errstr(self, p: Proc, addr: int, nbuf: int) -> Result:

@@ -6,7 +6,10 @@ rewritten field).  In the order they are applied to each record:
 
 ``nondet``
     Every field a record's ``nondet`` names (``ret``, ``err``, ``out``,
-    ``out.KEY``, ``out.KEY.SUB``) becomes ``<masked>``.  The diff passes the
+    ``out.KEY``, ``out.KEY.SUB``) becomes ``<masked>``; a string slice
+    ``PATH[A:B]`` (the model's bytes of a buffer it cannot know, e.g. a raw
+    ``probe buf`` over an await message) has those characters replaced by
+    ``?``.  The diff passes the
     paired record's ``nondet`` too, so a field is masked on BOTH sides when
     either side says it cannot be known.  Entries starting with ``~`` (the
     model's ``~pc``, ``~times``) are markers for the pattern rules below,
@@ -93,6 +96,8 @@ _ADDR_RE = re.compile(r"\baddr=0x([0-9a-fA-F]+)")
 _NAME_PID_RE = re.compile(r"(?P<name>[^\s':]+) (?P<pid>[0-9]+):")
 _AWAIT_RE = re.compile(r"^(?P<pid>[0-9]+)(?P<times>(?: [0-9]+){0,3})(?P<rest>.*)$", re.S)
 _SEQ_PROC_RE = re.compile(r"^s([0-9]+)$")
+_SLICE_RE = re.compile(r"^(?P<path>[^\[]+)\[(?P<a>[0-9]+):(?P<b>[0-9]+)\]$")
+UNKNOWN_CHAR = "?"
 
 ProcSeq = tuple[str, int]
 
@@ -269,6 +274,13 @@ def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
     return value
 
 
+def _mask_slice(value: Any, a: int, b: int) -> Any:
+    if not isinstance(value, str) or a >= len(value):
+        return value
+    b = min(b, len(value))
+    return value[:a] + UNKNOWN_CHAR * (b - a) + value[b:]
+
+
 class _Rewriter:
     def __init__(self, rec: Record, ctx: _Context) -> None:
         self.original = rec
@@ -280,6 +292,10 @@ class _Rewriter:
     def mask(self, path: str, rule: str, token: str = MASK) -> None:
         """Mask PATH; an absent path is still noted, so the diff skips it on both sides."""
         if path.startswith(MARKER):
+            return
+        m = _SLICE_RE.match(path)
+        if m:
+            self.rewrite(m["path"], rule, lambda v: _mask_slice(v, int(m["a"]), int(m["b"])))
             return
         if path == "out":  # keep out a dict: mask key by key
             for k in list(self.rec.out):

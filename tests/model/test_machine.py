@@ -314,3 +314,23 @@ def test_rfork_child_runs_first() -> None:  # sysproc.c:240-241 ready(p); sched(
     order = [(r.proc, r.op) for r in recs]
     assert order.index(("s1", "notify")) < order.index(("main", "rfork"))
 
+
+
+def test_raw_bytes_of_an_await_message_are_nondeterministic() -> None:
+    recs = run(
+        "1 rfork i:0x30 c:k\n2 await b:b1 i:10\n3 probe w:buf b:b1 i:11\n4 writefile s:/tmp/nh/f b:b2"
+        "\n5 open s:/tmp/nh/f i:0 >fd\n6 read v:fd b:b1 i:4\n7 probe w:buf b:b1 i:11",
+        extra="block k\n9 exits s:x\nend\n",
+    )
+    assert rec(recs, 3).nondet == ["out.hex[0:18]"]  # 9 message bytes; the NUL and the rest are known
+    assert rec(recs, 3).out["hex"][18:] == "0000"
+    assert rec(recs, 7).nondet == ["out.hex[8:18]"]  # a read over the first 4 bytes made them known again
+
+
+def test_agent_without_its_data_dies_writing_the_record() -> None:
+    # segdetach of Data is allowed (sysproc.c: only the stack is refused), but
+    # the agent's record writer lives on Data and Bss
+    recs = run("1 rfork i:0x30 c:k\n3 await b:b1 i:256", extra="block k\n2 segdetach a:data\n4 nsec\nend\n")
+    assert [r.op for r in recs if r.proc == "s1"] == ["start"]
+    w = rec(recs, 3)
+    assert "sys: trap: fault read addr=" in w.out["text"] and "out.text" in w.nondet

@@ -37,6 +37,18 @@ def test_nondet_of_the_other_side_masks_here_too() -> None:
     assert got.ret == MASK and masked == {"ret": "nondet"}
 
 
+def test_nondet_slice_masks_only_those_characters() -> None:
+    # a raw look at a buffer an await wrote: the pid digits are unknown, the NUL
+    # and the untouched byte after it are not
+    guest = R("main", 5, 8, "probe", "probe", ["w:buf", "b:wmsg", "i:11"], out={"hex": "313231203020302030005a"})
+    got, _, rewritten = _one([guest], "main", 5, extra={("main", 5): ["out.hex[0:18]"]})
+    assert got.out["hex"] == "?" * 18 + "005a" and rewritten == {"out.hex": ["nondet"]}
+    model = R("main", 5, 8, "probe", "probe", [], out={"hex": "313033203020302030005a"}, nondet=["out.hex[0:18]"])
+    assert _one([model], "main", 5)[0].out == got.out
+    wrong = R("main", 5, 8, "probe", "probe", [], out={"hex": "3132312030203020305a5a"}, nondet=["out.hex[0:18]"])
+    assert _one([wrong], "main", 5)[0].out != got.out  # the known bytes still compare
+
+
 def test_nondet_out_masks_every_key_but_keeps_a_dict() -> None:
     rec = R("main", 1, 4, "probe", "probe", ["w:env"], out={"env": "x", "y": 1}, nondet=["out"])
     got, masked, _ = _one([rec], "main", 1)
