@@ -21,7 +21,8 @@ To run it against a real 9front kernel under QEMU:
     make run ARCH=amd64 KERNEL=/path/to/9pc64 AGENT=/path/to/nhagent.6
     make run ARCH=arm64 KERNEL=/path/to/9qemu.u AGENT=/path/to/nhagent.7
 or  .venv/bin/harness run --arch amd64 --kernel 9pc64 --agent nhagent.6 [--syscall rfork] [--jobs 2]
-Build the agent with the 9front compilers from harness/guest/agent (mk; see README).
+Build the agent with the 9front compilers from harness/guest/agent (mk; see README).  Without
+--agent the harness builds it inside the guest when the guest has compilers, and caches it.
 Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipeline on a SIMULATED console."""
 
 
@@ -30,7 +31,8 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--syscall", help="Only scenarios covering this system call.")
 @click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
-@click.option("--agent", type=click.Path(exists=True, dir_okay=False), help="The guest agent built for ARCH.")
+@click.option("--agent", type=click.Path(exists=True, dir_okay=False),
+              help="The guest agent built for ARCH (default: cached, else built inside the guest).")
 @click.option("--profile", help="Kernel semantic profile the model uses (see `harness profiles`).")
 @click.option("--qemu-profile", help="QEMU profile (default: the arch; e.g. arm64-uboot).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="VMs in parallel.")
@@ -73,14 +75,22 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if not simulate:
         from harness.qemu.profiles import check_qemu
         from harness.qemu.profiles import get_profile as get_qemu_profile
-        from harness.run.qemusession import qemu_session_factory
+        from harness.run.qemusession import check_kernel
 
         assert kernel is not None
-        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent) if agent else None, qemu_profile,
-                                            boot_scale)
+        check_kernel(arch, Path(kernel), qemu_profile)
         qemu_binary = get_qemu_profile(qemu_profile or arch).binary
         check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
     results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
+    if not simulate:
+        from harness.guest.build import resolve_agent
+        from harness.run.qemusession import qemu_session_factory
+
+        assert kernel is not None
+        if not agent:
+            agent = str(resolve_agent(arch, Path(kernel), qemu_profile, results.path("agent-build", ".keep").parent,
+                                      boot_scale, say=click.echo))
+        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale)
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
                     "scenarios": len(compiled)}
     agent_image = Path(agent).read_bytes() if agent else None
@@ -96,6 +106,7 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     else:
         results.write_versions([qemu_binary])
         cfg.symbolise = _symboliser(Path(kernel or ""))
+        cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
         run_factory = qemu_factory  # type: ignore[assignment]
     click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}, "
                f"{jobs} job(s); results in {results.root}/")

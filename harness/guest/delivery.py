@@ -71,7 +71,8 @@ def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb
         (staging / rel).write_text(text)
         disk.programs[name] = rel
     _run([mmd, "-i", str(dest), "::/p", "::/src"])
-    _run([mcopy, "-i", str(dest), "-s", *[str(p) for p in sorted((staging / "p").iterdir())], "::/p/"])
+    if programs:
+        _run([mcopy, "-i", str(dest), "-s", *[str(p) for p in sorted((staging / "p").iterdir())], "::/p/"])
     sources = [p for p in sorted(AGENT_SOURCE_DIR.glob("*")) if p.is_file()]
     if sources:
         _run([mcopy, "-i", str(dest), *[str(p) for p in sources], "::/src/"])

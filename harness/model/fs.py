@@ -99,8 +99,20 @@ def namec_error(path: str, err: str, profile: Profile, length: int | None = None
     return KernelError(fmt_trunc(msg.encode("utf-8", "surrogateescape"), ERRMAX - 1).decode("utf-8", "surrogateescape"))
 
 
+# What serves the scratch directory, which decides execute permission there
+# (an exec's open(OEXEC) is the file server's to refuse, not the kernel's):
+# PERM_SERVER honours permission bits, as the file systems of the probes did;
+# DOSSRV is the guest's FAT delivery disk: dossrv has no execute bits and
+# opens any plain file for OEXEC (dossrv/dosfs.c ropen), so exec goes on.
+PERM_SERVER, DOSSRV = "perm", "dossrv"
+SCRATCH_SERVERS = (PERM_SERVER, DOSSRV)
+
+
 class FileTree:
-    def __init__(self) -> None:
+    def __init__(self, scratch_server: str = PERM_SERVER) -> None:
+        if scratch_server not in SCRATCH_SERVERS:
+            raise ValueError(f"unknown scratch file server {scratch_server!r}")
+        self.scratch_server = scratch_server
         self.nodes: dict[str, Node] = {
             "/": Node(isdir=True, perm=DMDIR | 0o775),
             "/tmp": Node(isdir=True, perm=DMDIR | 0o777),
@@ -158,6 +170,12 @@ class FileTree:
     def parent_exists(self, full: str) -> bool:
         par = self.nodes.get(posixpath.dirname(full) or "/")
         return par is not None and par.isdir
+
+    def may_exec(self, full: str, node: Node) -> bool:
+        """Does the file server let FULL be opened for OEXEC?"""
+        if self.scratch_server == DOSSRV and full.startswith(SCRATCH_DIR + "/") and full != AGENT_PATH:
+            return True
+        return bool(node.perm & 0o111)
 
     def write_file(self, full: str, data: bytes, perm: int) -> None:
         self.nodes[full] = Node(bytearray(data), perm & 0o777)

@@ -22,7 +22,15 @@ from harness.model import aout
 from harness.model import segments as sg
 from harness.model.arch import Arch, get_arch
 from harness.model.errors import Enovmem, KernelError, ProcessKilled
-from harness.model.fs import AGENT_PATH, AGENT_TEXT, SCRATCH_DIR, Chan, FileTree, namec_error
+from harness.model.fs import (
+    AGENT_PATH,
+    AGENT_TEXT,
+    PERM_SERVER,
+    SCRATCH_DIR,
+    Chan,
+    FileTree,
+    namec_error,
+)
 from harness.model.process import ERRMAX, NDEBUG, NUSER, Egrp, Fgrp, Pgrp, Proc, Rgrp, wait_message
 from harness.model.profiles import DEFAULT_PROFILE, Profile, get_profile
 from harness.model.syscalls import Exit, Result, Str, Syscalls, Wait, procargs, text
@@ -59,7 +67,9 @@ class Machine(Syscalls):
         arch: str | Arch,
         profile: str | Profile = DEFAULT_PROFILE,
         agent_image: bytes | None = None,
+        scratch_server: str = PERM_SERVER,
     ) -> None:
+        self.scratch_server = scratch_server
         self.arch = arch if isinstance(arch, Arch) else get_arch(arch)
         self.profile = profile if isinstance(profile, Profile) else get_profile(profile)
         self.agent = agent_image if agent_image is not None else synthetic_agent(self.arch)
@@ -68,7 +78,7 @@ class Machine(Syscalls):
     # --- set-up ------------------------------------------------------------------
     def run(self, program: Program) -> list[Record]:
         self.prog = program
-        self.fs = FileTree()
+        self.fs = FileTree(self.scratch_server)
         self.fs.nodes[AGENT_PATH].data = bytearray(self.agent)
         self.now = 0
         self.nextpid = FIRST_PID
@@ -515,7 +525,7 @@ class Machine(Syscalls):
                 raise self.fs.walk_error(f, p.dot, self.profile)
             if node.isdir:
                 raise namec_error(f, "cannot exec directory", self.profile)
-            if not node.perm & 0o111:
+            if not self.fs.may_exec(full, node):
                 raise namec_error(f, "permission denied", self.profile)
             return bytes(node.data)
 

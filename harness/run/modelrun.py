@@ -32,10 +32,12 @@ class ModelResult:
     trace_path: Path | None = None
 
 
-def model_trace(scenario: Scenario, arch: str, profile: str, agent_image: bytes | None = None) -> Trace:
+def model_trace(scenario: Scenario, arch: str, profile: str, agent_image: bytes | None = None,
+                scratch_server: str = "perm") -> Trace:
     from harness.model.machine import Machine
 
-    records = Machine(arch=arch, profile=profile, agent_image=agent_image).run(scenario.program)
+    records = Machine(arch=arch, profile=profile, agent_image=agent_image,
+                      scratch_server=scratch_server).run(scenario.program)
     header = Header(
         source="model",
         scenario=scenario.name,

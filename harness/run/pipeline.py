@@ -36,6 +36,9 @@ class RunConfig:
     scenario_timeout: float = 120.0
     jobs: int = 1
     symbolise: Callable[[int], str | None] | None = None  # panic pc -> "symbol+0xoff"
+    # what serves the guest's scratch directory (harness.model.fs): the QEMU
+    # guest's is the FAT delivery disk
+    scratch_server: str = "perm"
 
 
 def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trace, list[str]]:
@@ -49,7 +52,7 @@ def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trac
 def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir) -> Verdict:
     base = f"{cfg.arch}/{scenario.name}"
     files: dict[str, str] = {}
-    model = model_trace(scenario, cfg.arch, cfg.profile, cfg.agent_image)
+    model = model_trace(scenario, cfg.arch, cfg.profile, cfg.agent_image, cfg.scratch_server)
     write_trace(results.path(f"{base}.model.jsonl"), model)
     files["model"] = f"{base}.model.jsonl"
     guest, transport = guest_trace(scenario, run, cfg)
@@ -182,11 +185,15 @@ def _drain_as_infra(todo: queue.Queue[tuple[int, Scenario]], cfg: RunConfig, why
 
 def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: str | None) -> Verdict:
     """One scenario, one fresh machine: what the pytest plugin calls with --kernel."""
-    from harness.run.qemusession import qemu_session_factory
+    from harness.guest.build import resolve_agent
+    from harness.run.qemusession import check_kernel, qemu_session_factory
     from harness.scenario.compiler import compile_scenario
 
     sc = compile_scenario(path, arch)
+    check_kernel(arch, Path(kernel))
     results = ResultsDir.create("results", f"pytest-{arch}")
-    cfg = RunConfig(arch=arch, profile=profile, agent_image=Path(agent).read_bytes() if agent else None)
-    factory = qemu_session_factory(arch, Path(kernel), Path(agent) if agent else None)
+    agent_path = Path(agent) if agent else resolve_agent(arch, Path(kernel), None,
+                                                         results.path("agent-build", ".keep").parent)
+    cfg = RunConfig(arch=arch, profile=profile, agent_image=agent_path.read_bytes(), scratch_server="dossrv")
+    factory = qemu_session_factory(arch, Path(kernel), agent_path)
     return run_scenarios([sc], cfg, factory, results)[0]

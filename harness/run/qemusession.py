@@ -30,7 +30,8 @@ MOUNTPOINT = "/n/nh"
 # (harness.model.fs.SCRATCH_DIR, /tmp/nh), so paths in error strings agree.  It
 # lives on the delivery disk (dossrv mounts it read-write; the standard bootfs
 # has no ramfs) bound over /tmp; the agent is bound at the model's AGENT_PATH.
-# FAT has no permission bits: scenarios about execute permission cannot pass here.
+# FAT has no permission bits: the model is told (RunConfig.scratch_server
+# "dossrv"), so an exec there is refused only for what dossrv refuses.
 SCRATCH = SCRATCH_DIR
 AGENT = AGENT_PATH
 
@@ -49,8 +50,8 @@ def mount_commands(profile: QemuProfile) -> list[str]:
 
 class QemuSession:
     def __init__(self, n: int, results: ResultsDir, qprofile: QemuProfile, kernel: Path,
-                 agent: Path | None, boot_scale: float = 1.0) -> None:
-        assert agent is not None and qprofile.has_9front_kernel  # checked by qemu_session_factory
+                 agent: Path, boot_scale: float = 1.0) -> None:
+        assert qprofile.has_9front_kernel  # checked by check_kernel
         self.label = f"{qprofile.arch}#{n}"
         self.qprofile = qprofile
         self.kernel = kernel
@@ -124,17 +125,19 @@ class QemuSession:
             self.machine = None
 
 
-def qemu_session_factory(arch: str, kernel: Path, agent: Path | None, qemu_profile: str | None = None,
-                         boot_scale: float = 1.0) -> Callable[[int, ResultsDir], GuestSession]:
+def check_kernel(arch: str, kernel: Path, qemu_profile: str | None = None) -> QemuProfile:
+    """Bad input (exit 2) before anything boots."""
     if not kernel.is_file():
         raise UsageError(f"{kernel}: no such kernel file")
     qprofile = get_qemu_profile(qemu_profile or arch)
     if not qprofile.has_9front_kernel:
         raise UsageError(f"{qprofile.name}: no 9front kernel runs on this QEMU machine (see README, 'Status per arch')")
-    if agent is None:
-        raise UsageError(
-            "--agent is required with --kernel: build the agent with the 9front compilers "
-            "(harness/guest/agent: mk) and pass the binary; a bootfs-only guest has no compilers to build it")
+    return qprofile
+
+
+def qemu_session_factory(arch: str, kernel: Path, agent: Path, qemu_profile: str | None = None,
+                         boot_scale: float = 1.0) -> Callable[[int, ResultsDir], GuestSession]:
+    qprofile = check_kernel(arch, kernel, qemu_profile)
 
     def make(n: int, results: ResultsDir) -> GuestSession:
         return QemuSession(n, results, qprofile, kernel, agent, boot_scale)

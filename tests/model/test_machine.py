@@ -334,3 +334,17 @@ def test_agent_without_its_data_dies_writing_the_record() -> None:
     assert [r.op for r in recs if r.proc == "s1"] == ["start"]
     w = rec(recs, 3)
     assert "sys: trap: fault read addr=" in w.out["text"] and "out.text" in w.nondet
+
+
+@pytest.mark.parametrize(("server", "err"), [("perm", "permission denied: '/tmp/nh/noexec'"),
+                                             ("dossrv", "exec header invalid")])
+def test_exec_permission_is_the_scratch_servers(server: str, err: str) -> None:
+    # open(OEXEC) is decided by the file server: a permission-bit server refuses
+    # a 0644 file; the guest's FAT scratch disk (dossrv) opens it, and the
+    # kernel then rejects its header
+    text = "nhprog 1\nscenario t\nbuf b1 16\nblock main\n1 writefile s:/tmp/nh/noexec b:b1 i:420\n" \
+           "2 exec s:/tmp/nh/noexec c:main s:x\nend\n"
+    recs = Machine("amd64", "9front-current", scratch_server=server).run(parse(text))
+    assert rec(recs, 2).err == err
+    with pytest.raises(ValueError):
+        Machine("amd64", scratch_server="fat32").run(parse(text))
