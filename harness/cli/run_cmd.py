@@ -94,6 +94,10 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
                     "scenarios": len(compiled)}
     agent_image = Path(agent).read_bytes() if agent else None
+    if agent_image is not None:
+        from harness.guest.build import check_agent_image
+
+        check_agent_image(arch, agent_image, str(agent))
     cfg = RunConfig(arch=arch, profile=prof, agent_image=agent_image, scenario_timeout=timeout, jobs=jobs)
     if simulate:
         from harness.run.simsession import SimulatedSession

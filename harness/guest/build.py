@@ -55,6 +55,37 @@ class AgentKey:
         return Path("agents") / self.arch / f"{self.kernel_sha[:16]}-{self.agent_sha[:16]}" / "nhagent"
 
 
+# 7l (9front 027f579f4) reaches static data as setSB (R28) plus an offset it
+# splits into a 12-bit immediate shifted by 12 and a load offset; bits above
+# 24 are dropped without a word, so a static lying 16 MiB or more above setSB
+# is read from the wrong address (seen: the agent faulting on nil with a
+# 20 MiB pool; bss order follows the linker's symbol hash, not the source).
+ARM64_SB_REACH = 1 << 24
+
+
+def check_agent_image(arch: str, data: bytes, name: str = "agent") -> None:
+    """Refuse an agent binary the linker broke (see ARM64_SB_REACH)."""
+    if arch != "arm64":
+        return
+    from harness.errors import InputError
+    from harness.model.symbols import DATA_TYPES, parse_aout_symbols
+
+    try:
+        table = parse_aout_symbols(data)
+    except InputError as e:
+        raise UsageError(f"{name}: {e}") from None
+    sb = table.find("setSB")
+    if sb is None:
+        return  # stripped: nothing to check
+    far = [s for s in table.symbols if s.type in DATA_TYPES and s.value - sb.value >= ARM64_SB_REACH]
+    if far:
+        worst = max(far, key=lambda s: s.value)
+        raise UsageError(
+            f"{name}: {len(far)} static(s) lie 16 MiB or more above setSB (e.g. {worst.name} at "
+            f"{worst.value:#x}); 7l addresses them wrongly and the agent would fault: build it with a "
+            f"smaller POOLSIZE (agent.c)")
+
+
 def cache_root() -> Path:
     if os.environ.get("NINE_HARNESS_CACHE"):
         return Path(os.environ["NINE_HARNESS_CACHE"])

@@ -4,6 +4,7 @@ copying a built agent off a real FAT build disk (mtools)."""
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -90,3 +91,26 @@ def test_extract_without_a_built_agent_is_a_build_error(tmp_path: Path, mtools: 
     disk = build_disk(tmp_path / "build.img", {}, None).path
     with pytest.raises(build.AgentBuildError, match="left no agent"):
         build.extract_from_disk(disk, tmp_path / "nhagent")
+
+
+def _arm64_aout(symbols: list[tuple[int, str, str]]) -> bytes:
+    """A minimal arm64 (R_MAGIC) a.out whose symbol table holds SYMBOLS (value, type, name)."""
+    from harness.model.arch import R_MAGIC
+
+    table = b"".join(struct.pack(">Q", v) + bytes([ord(t) | 0x80]) + n.encode() + b"\0" for v, t, n in symbols)
+    text, data = b"\0" * 0x100, b"\0" * 0x10
+    hdr = struct.pack(">8I", R_MAGIC, len(text), len(data), 0x3000000, len(table), 0x10028, 0, 0)
+    return hdr + struct.pack(">Q", 0x10028) + text + data + table
+
+
+def test_arm64_agent_with_statics_beyond_7ls_reach_is_refused() -> None:
+    good = _arm64_aout([(0x10028, "T", "_main"), (0x20000, "D", "setSB"), (0x20100, "b", "pool"),
+                        (0x20000 + (1 << 24) - 8, "b", "errmsg")])
+    build.check_agent_image("arm64", good)
+    bad = _arm64_aout([(0x10028, "T", "_main"), (0x20000, "D", "setSB"), (0x20100, "b", "pool"),
+                       (0x20000 + (1 << 24), "b", "errmsg")])
+    with pytest.raises(UsageError, match="errmsg at 0x1020000"):
+        build.check_agent_image("arm64", bad, "nhagent.7")
+    build.check_agent_image("amd64", bad)  # 6l has no such limit
+    with pytest.raises(UsageError, match="not a Plan 9 a.out"):
+        build.check_agent_image("arm64", b"#!/bin/rc\n")

@@ -69,11 +69,14 @@ extern vlong	_nsec(void);
 
 /*
  * The pool holds the program text and its tokens (bss: pages cost nothing
- * until touched).  On arm64 (and mips) it is 8 MiB: with a bss of 20 MiB or
- * more the arm64 agent (7c/7l, 9front 027f579f4) faults reading nil on its
- * first program line, and the cause is not found yet.  Programs larger than
- * the pool are refused with a clear error.  The host build keeps 40 MiB so CI
- * still runs the corpus's 16 MiB-argument scenarios through the same code.
+ * until touched).  On arm64 (and mips) it is 8 MiB: 7l (9front 027f579f4)
+ * reaches statics as R28 (setSB) plus an add of a 12-bit immediate shifted
+ * by 12, silently dropping offset bits above 24, and orders bss by symbol
+ * hash, so with a bigger pool some statics land 16 MiB or more above setSB
+ * and are read from the wrong address (the harness refuses such a binary:
+ * harness/guest/build.py check_agent_image).  Programs larger than the pool
+ * are refused with a clear error.  The host build keeps 40 MiB so CI still
+ * runs the corpus's 16 MiB-argument scenarios through the same code.
  */
 #ifdef NH_COMPAT_LIBC_H
 #define	POOLSIZE	(40*1024*1024)
