@@ -73,6 +73,7 @@ OPS: dict[str, tuple[int, int, str]] = {
     "await": (2, 2, "call"),
     "errstr": (2, 2, "call"),
     "_errstr": (1, 1, "call"),
+    "_wait": (1, 1, "call"),
     "werrstr": (1, 1, "call"),
     "rendezvous": (2, 2, "call"),
     "semacquire": (2, 2, "call"),

@@ -42,9 +42,12 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--boot-scale", type=float, default=1.0, show_default=True, help="Multiply boot timeouts (slow hosts).")
 @click.option("--simulate", is_flag=True, help="Use the SIMULATED 9front console instead of QEMU (pipeline testing).")
 @click.option("--fault", help="With --simulate: inject panic|hang|flood|corrupt|exit[:SCENARIO].")
+@click.option("--ktrace", is_flag=True,
+              help="Also collect the kernel's own syscall trace (agent -t) and cross-check the agent's records "
+                   "with it (NAME.ktrace.txt/.json; a note, not a verdict).")
 def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
         profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
-        boot_scale: float, simulate: bool, fault: str | None) -> int:
+        boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
     One verdict per scenario: pass, diverged, guest-crash or infra-error.
@@ -54,6 +57,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         get_profile(profile)
     if fault and not simulate:
         raise UsageError("--fault only applies to --simulate")
+    if ktrace and (simulate or not kernel):
+        raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
     if not kernel and not simulate:
         from harness.cli.model_cmd import model
 
@@ -90,15 +95,16 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         if not agent:
             agent = str(resolve_agent(arch, Path(kernel), qemu_profile, results.path("agent-build", ".keep").parent,
                                       boot_scale, say=click.echo))
-        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale)
+        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace)
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
-                    "scenarios": len(compiled)}
+                    "scenarios": len(compiled), "ktrace": ktrace}
     agent_image = Path(agent).read_bytes() if agent else None
     if agent_image is not None:
         from harness.guest.build import check_agent_image
 
         check_agent_image(arch, agent_image, str(agent))
-    cfg = RunConfig(arch=arch, profile=prof, agent_image=agent_image, scenario_timeout=timeout, jobs=jobs)
+    cfg = RunConfig(arch=arch, profile=prof, agent_image=agent_image, scenario_timeout=timeout, jobs=jobs,
+                    ktrace=ktrace)
     if simulate:
         from harness.run.simsession import SimulatedSession
 

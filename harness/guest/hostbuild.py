@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, InfraError
+from harness.model.syscalls import owaitmsg
 from harness.program import Program
 from harness.trace.frame import MAX_PAYLOAD, decode_stream, record_payload
 from harness.trace.schema import Record, abbreviated
@@ -118,6 +119,8 @@ def answer_data(rec: Record) -> bytes | None:
     if rec.op == "exec" and rec.ret == 0 and "argv" in out:
         # the argv the kernel built (a #! line rewrites it): NUL-separated
         return b"".join(str(x).encode("utf-8", "surrogateescape") + b"\0" for x in out["argv"])
+    if rec.op == "_wait" and isinstance(rec.ret, int) and rec.ret > 0:
+        return owaitmsg(rec.ret, str(out.get("msg", "")).encode("utf-8", "surrogateescape"))
     if rec.op in ("await", "errstr", "_errstr", "fd2path"):
         return _enc(out.get("text"))
     if rec.op == "read" and "hex" in out:

@@ -121,6 +121,20 @@ class Wait:
     yielded: bool = False
 
 
+NUMSIZE = 12  # port/portdat.h: width of a number in an OWaitmsg
+OWAIT_MSGLEN = 64  # OWaitmsg.msg[ERRLEN], ERRLEN the old 64
+OWAITMSG_SIZE = 4 * NUMSIZE + OWAIT_MSGLEN
+
+
+def owaitmsg(pid: int, msg: bytes) -> bytes:
+    """What sys_wait writes: pid and three times (0 here) as readnum does
+    (right-aligned in NUMSIZE-1, then a blank), then the message as strncpy
+    leaves it in 64 bytes (at most 63, NUL-padded)."""
+    fields = b"".join(f"{v:>{NUMSIZE - 1}} ".encode() for v in (pid, 0, 0, 0))
+    body = msg[: OWAIT_MSGLEN - 1]
+    return fields + body + bytes(OWAIT_MSGLEN - len(body))
+
+
 class Exit(Exception):  # noqa: N818 - control flow: the process calls pexit
     def __init__(self, msg: str) -> None:
         super().__init__(msg)
@@ -214,9 +228,9 @@ class Syscalls:
         s = s[: ERRMAX - 1]
         raise Exit(s.decode("utf-8", "surrogateescape"))
 
-    def sys_await(self, p: Proc, a: list[Any]) -> Generator[Wait, str, Result]:
-        addr, n = self.ptr(a[0]), int(a[1]) & ULONG
-        self.mem(p).validaddr(addr, n, True)
+    def pwait(self, p: Proc) -> Generator[Wait, str, tuple[int, str, bool]]:
+        """port/proc.c pwait: (child pid, its exit message, whether which child
+        it is was up to the real scheduler)."""
         if p.nchild == 0 and not p.waitq:
             raise KernelError(Enochild)
         while not p.waitq:
@@ -225,15 +239,17 @@ class Syscalls:
                 raise KernelError(Eintr)
             if not p.waitq and p.nchild == 0:
                 raise KernelError(Enochild)
-        # Which child await reports is the order children exited in; with more
+        # Which child is reported is the order children exited in; with more
         # than one candidate that order is the real scheduler's, not ours.
-        nondet = ["ret", "~times"]
         if len(p.waitq) > 1 or p.nchild > 0:
-            p.await_order_unknown = True  # and so is every later await's child
-        if p.await_order_unknown:
-            nondet.append("out.text")
-        msg = p.waitq.pop(0)
-        pid = p.waitpids.pop(0)
+            p.await_order_unknown = True  # and so is every later wait's child
+        return p.waitpids.pop(0), p.waitq.pop(0), p.await_order_unknown
+
+    def sys_await(self, p: Proc, a: list[Any]) -> Generator[Wait, str, Result]:
+        addr, n = self.ptr(a[0]), int(a[1]) & ULONG
+        self.mem(p).validaddr(addr, n, True)
+        pid, msg, unknown_child = yield from self.pwait(p)
+        nondet = ["ret", "~times"] + (["out.text"] if unknown_child else [])
         full = f"{pid} 0 0 0 {quote(msg)}".encode("utf-8", "surrogateescape")
         if n == 0:
             return Result(-1, out={"text": ""}, nondet=nondet)
@@ -247,6 +263,30 @@ class Syscalls:
         self.mem(p).write(addr, t, known=False)
         self.mem(p).write(addr + len(t), b"\0")
         return Result(len(t), out={"text": text(t)}, nondet=nondet)
+
+    def sys__wait(self, p: Proc, a: list[Any]) -> Generator[Wait, str, Result]:
+        """sys_wait, the pre-await _WAIT: an OWaitmsg (pid and three times as
+        NUMSIZE-wide right-aligned numbers, then a 64-byte message), or with
+        a nil pointer only the reaping."""
+        ow = self.ptr(a[0])
+        if ow:
+            self.mem(p).validaddr(ow, OWAITMSG_SIZE, True)
+            self.evenaddr(p, ow)
+        pid, msg, unknown_child = yield from self.pwait(p)
+        nondet = ["ret", "out.msg"] if unknown_child else []
+        if not ow:
+            return Result(pid, nondet=nondet)
+        raw = owaitmsg(pid, msg.encode("utf-8", "surrogateescape"))
+        unknown = 4 * NUMSIZE + min(len(msg.encode("utf-8", "surrogateescape")), OWAIT_MSGLEN - 1)
+        mem = self.mem(p)
+        mem.write(ow, raw[:unknown], known=False)  # the real pid, times and "textname PID: ..."
+        mem.write(ow + unknown, raw[unknown:])
+        body = raw[4 * NUMSIZE : unknown]
+        if "pc=" + sg.PC_MASK in msg:
+            nondet.append("~pc")
+        if "addr=ADDR" in msg and "out.msg" not in nondet:
+            nondet.append("out.msg")
+        return Result(pid, out={"msg": text(body)}, nondet=nondet)
 
     def _errstr(self, p: Proc, addr: int, nbuf: int) -> Result:
         if nbuf == 0:

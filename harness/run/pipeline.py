@@ -8,6 +8,7 @@ interrupted run still leaves everything it got so far.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -23,7 +24,8 @@ from harness.run.verdict import Status, Verdict
 from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
 from harness.trace import frame as tframe
-from harness.trace.schema import Header, Trace, write_trace
+from harness.trace import ktrace as tktrace
+from harness.trace.schema import KTRACE, Header, Trace, write_trace
 
 SessionFactory = Callable[[int, ResultsDir], GuestSession]
 
@@ -39,11 +41,13 @@ class RunConfig:
     # what serves the guest's scratch directory (harness.model.fs): the QEMU
     # guest's is the FAT delivery disk
     scratch_server: str = "perm"
+    ktrace: bool = False  # the agent also sends the kernel's syscall trace (-t; harness.trace.ktrace)
 
 
 def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trace, list[str]]:
     """Decode the agent's framed records; return the trace and any transport errors."""
     records, transport_errors = tframe.decode_records(run.output)
+    records = [r for r in records if r.kind != KTRACE]  # the kernel's trace: save_ktrace
     header = Header(source="guest", scenario=scenario.name, arch=cfg.arch, profile=cfg.profile,
                     meta={"status": run.status, "crash": run.crash})
     return Trace(header, records), transport_errors
@@ -59,12 +63,14 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
     write_trace(results.path(f"{base}.guest.jsonl"), guest)
     files["guest"] = f"{base}.guest.jsonl"
     verdict = Verdict(scenario.name, cfg.arch, cfg.profile, Status.PASS, files=files)
+    if cfg.ktrace:
+        verdict.ktrace = save_ktrace(run, guest, results, base, files)
     if run.crash is not None:
         where = ""
         if run.panic_pc is not None and cfg.symbolise is not None:
             where = f" at {cfg.symbolise(run.panic_pc) or hex(run.panic_pc)}"
         verdict.status = Status.GUEST_CRASH
-        verdict.summary = f"{run.crash}{where}"
+        verdict.summary = f"{run.crash}{where}" + (" (in a traced run, -t)" if cfg.ktrace else "")
         verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
         return verdict
     if transport:
@@ -91,8 +97,39 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
     if not result.identical:
         verdict.status = Status.DIVERGED
         verdict.summary = tdiff.first_line(result)
+        if verdict.ktrace and verdict.ktrace.get("perturbed"):
+            verdict.summary += " (traced run: the kernel's trace formatter changed a call; see ktrace)"
         verdict.detail = tdiff.render_text(result, color=False, summary=False)
     return verdict
+
+
+def save_ktrace(run: GuestRun, guest: Trace, results: ResultsDir, base: str,
+                files: dict[str, str]) -> dict[str, object]:
+    """The kernel's syscall trace: BASE.ktrace.txt (raw), BASE.ktrace.json (parsed, and
+    the cross-check with the agent's own records).  A note, never a verdict."""
+    records, _ = tframe.decode_records(run.output)
+    ktrecs = [r for r in records if r.kind == KTRACE]
+    items, _trunc, _errs = tktrace.texts_of(ktrecs)
+    results.path(f"{base}.ktrace.txt").write_text(tktrace.render(items))
+    kt = tktrace.from_records(ktrecs)
+    cc = tktrace.cross_check(guest.records, kt)
+    if run.crash is not None:
+        line = f"ktrace: {len(kt.calls)} kernel calls before the guest crashed (last: {_last_call(kt)})"
+    else:
+        line = cc.line() if kt.calls else "ktrace: no kernel trace records"
+    summary: dict[str, object] = {"line": line, **cc.to_json(), "tracer_errors": kt.errors}
+    results.path(f"{base}.ktrace.json").write_text(json.dumps(
+        {"crosscheck": summary, "calls": [c.to_json() for c in kt.calls]}, indent=1) + "\n")
+    files["ktrace"] = f"{base}.ktrace.txt"
+    files["ktrace_json"] = f"{base}.ktrace.json"
+    return summary
+
+
+def _last_call(kt: tktrace.KTrace) -> str:
+    if not kt.calls:
+        return "none"
+    c = kt.calls[-1]
+    return (c.entry or f"{c.pid} ...{c.retraw or ''}").strip()[:120]
 
 
 def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,

@@ -65,6 +65,7 @@ class QemuSession:
         self.disk_format = "raw"
         self.machine: Machine | None = None
         self.qemu_command: list[str] = []
+        self.ktrace = False  # set by qemu_session_factory(ktrace=True)
 
     def deliver(self, programs: dict[str, str]) -> None:
         self.disk = build_disk(self.workdir / "deliver.img", programs, self.agent)
@@ -102,7 +103,8 @@ class QemuSession:
 
     def run_program(self, scenario: str, timeout: float) -> GuestRun:
         assert self.machine is not None and self.machine.console is not None and self.disk is not None
-        cmd = AGENT_COMMAND.format(agent=AGENT, scratch=SCRATCH,
+        agent = f"{AGENT} -t" if self.ktrace else AGENT  # -t: also the kernel's syscall trace (ktrace records)
+        cmd = AGENT_COMMAND.format(agent=agent, scratch=SCRATCH,
                                    program=self.disk.guest_program_path(MOUNTPOINT, scenario))
         run = run_on_console(self.machine.console, cmd, timeout)
         if run.crash and run.crash.startswith("hang"):
@@ -136,10 +138,12 @@ def check_kernel(arch: str, kernel: Path, qemu_profile: str | None = None) -> Qe
 
 
 def qemu_session_factory(arch: str, kernel: Path, agent: Path, qemu_profile: str | None = None,
-                         boot_scale: float = 1.0) -> Callable[[int, ResultsDir], GuestSession]:
+                         boot_scale: float = 1.0, ktrace: bool = False) -> Callable[[int, ResultsDir], GuestSession]:
     qprofile = check_kernel(arch, kernel, qemu_profile)
 
     def make(n: int, results: ResultsDir) -> GuestSession:
-        return QemuSession(n, results, qprofile, kernel, agent, boot_scale)
+        session = QemuSession(n, results, qprofile, kernel, agent, boot_scale)
+        session.ktrace = ktrace
+        return session
 
     return make

@@ -8,6 +8,8 @@ Layout (one directory per run)::
         versions.json       harness, python, qemu versions
         console.log         the whole guest console, appended as it arrives
         ARCH/NAME.model.jsonl, ARCH/NAME.guest.jsonl, ARCH/NAME.diff.txt, ARCH/NAME.diff.html
+        ARCH/NAME.ktrace.txt, ARCH/NAME.ktrace.json   with --ktrace: the kernel's own syscall
+                            trace (raw) and parsed, with the cross-check (harness.trace.ktrace)
         summary.json        verdicts so far: rewritten after every scenario
 """
 

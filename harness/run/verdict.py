@@ -28,14 +28,20 @@ class Verdict:
     detail: str = ""  # the rendered first divergence with context, or the console tail
     seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)  # what was written where
+    # with --ktrace: the cross-check of the agent's records with the kernel's own
+    # syscall trace (harness.trace.ktrace); a note, not part of the status
+    ktrace: dict[str, Any] | None = None
 
     def describe(self) -> str:
         head = f"{self.status.value:11} {self.arch:6} {self.scenario}"
-        return head + (f": {self.summary}" if self.summary else "")
+        note = f" [{self.ktrace['line']}]" if self.ktrace else ""
+        return head + (f": {self.summary}" if self.summary else "") + note
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status.value
+        if d["ktrace"] is None:
+            del d["ktrace"]
         return d
 
 

@@ -27,6 +27,7 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
     "exec": [("path", "str"), ("argv", "strlist"), ("then", "block")],
     "exits": [("msg", "str")],
     "await": [("buf", "buf"), ("n", "int")],
+    "_wait": [("buf", "buf")],
     "errstr": [("buf", "buf"), ("n", "int")],
     "_errstr": [("buf", "buf")],
     "werrstr": [("msg", "str")],

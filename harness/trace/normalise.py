@@ -28,8 +28,8 @@ rewritten field).  In the order they are applied to each record:
     known from the ``start`` record of a process (``out.pid``) and from the
     return value of the ``rfork`` at step S in the parent (the child ``sS``;
     used only when ``sS`` has no start record, so a wrong rfork return value
-    still shows).  Rewritten: ``start``'s ``out.pid``; a positive ``rfork``
-    return; ``out`` keys in ``PID_KEYS``; the leading pid of an ``await``
+    still shows).  Rewritten: ``start``'s ``out.pid``; a positive return of
+    ``rfork`` or ``_wait`` (``PID_RET_OPS``); ``out`` keys in ``PID_KEYS``; the leading pid of an ``await``
     message; ``NAME PID:`` (the kernel's ``textname pid: msg`` form) in any
     text when PID is a known pid.  An unknown pid in a pid position becomes
     ``<pid:?>``.
@@ -66,6 +66,7 @@ UNKNOWN_PID = "<pid:?>"
 
 TIME_KEYS = frozenset({"nsec", "elapsed", "time", "times"})
 PID_KEYS = frozenset({"pid", "ppid", "cpid"})
+PID_RET_OPS = frozenset({"rfork", "_wait"})  # calls that return a pid
 ADDRESS_KEYS = frozenset({"addr", "va", "brk"})
 ADDRESS_RET_OPS = frozenset({"segattach"})
 RELATIVE_SEGMENTS = frozenset({"Text", "Data", "Bss"})
@@ -389,7 +390,7 @@ def _pids(w: _Rewriter) -> None:
 
     if r.kind == START:
         w.rewrite("out.pid", "pids", lambda v: token(v) if _is_int(v) else v)
-    if r.op == "rfork":
+    if r.op in PID_RET_OPS:
         w.rewrite("ret", "pids", lambda v: token(v) if _is_int(v) and v > 0 else v)
     for k in list(r.out):
         if k in PID_KEYS and r.kind != START:

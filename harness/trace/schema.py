@@ -51,7 +51,14 @@ CALL = "call"  # a system call (or a libc wrapper the scenario names)
 PROBE = "probe"  # a read-only look at process state (segments, fds, ...)
 ACTION = "action"  # set-up the scenario needs (write a file, touch memory)
 NOTE = "note"  # the process's note handler received a note
-KINDS = (START, CALL, PROBE, ACTION, NOTE)
+# Added within v1 (an addition, so v1 readers of model and guest traces are
+# unaffected): the kernel's own syscall trace of a process (agent -t), one
+# record per /proc/N/syscall text; proc "kt<PID>", out {"pid": PID, "text":
+# TEXT} (or out.error when the tracer could not attach).  These records only
+# travel on the console: the pipeline takes them out of the guest trace
+# (harness.trace.ktrace) before it is written or diffed.
+KTRACE = "ktrace"
+KINDS = (START, CALL, PROBE, ACTION, NOTE, KTRACE)
 
 
 @dataclass

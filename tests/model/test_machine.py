@@ -348,3 +348,29 @@ def test_exec_permission_is_the_scratch_servers(server: str, err: str) -> None:
     assert rec(recs, 2).err == err
     with pytest.raises(ValueError):
         Machine("amd64", scratch_server="fat32").run(parse(text))
+
+
+def test_old_wait_fills_an_owaitmsg() -> None:  # sysproc.c:695-718 sys_wait, devcons.c readnum
+    recs = run("1 rfork i:0x30 c:k\n2 _wait b:b1\n3 probe w:buf b:b1 i:113\n4 _wait n:",
+               extra="block k\n9 exits s:" + "x" * 80 + "\nend\n")
+    pid = rec(recs, 1).ret
+    assert rec(recs, 2).ret == pid
+    raw = bytes.fromhex(rec(recs, 3).out["hex"])
+    assert raw[:12] == f"{pid:>11} ".encode() and raw[12:48] == b"          0 " * 3
+    msg = f"nhagent {pid}: ".encode() + b"x" * 80
+    assert raw[48:111] == msg[:63] and raw[111:113] == b"\0\0"  # strncpy's cut, then untouched zeros
+    assert rec(recs, 2).out == {"msg": msg[:63].decode()}
+    assert rec(recs, 3).nondet == ["out.hex[0:222]"]  # pid, times and the message are the real kernel's
+    assert (rec(recs, 4).ret, rec(recs, 4).err) == (-1, "no living children")
+
+
+def test_old_wait_odd_pointer_on_arm64() -> None:  # sysproc.c:704 evenaddr
+    # the "sys: odd address" note it posts kills a process without a handler
+    # on the way out of the call, before the agent could write a record
+    text = "1 rfork i:0x30 c:k\n2 _wait b:b1+1\n3 nsec"
+    recs = run(text, arch="arm64", profile="9front-current", extra="block k\n9 exits n:\nend\n")
+    assert [r.step for r in recs if r.proc == "main"] == [0, 1]
+    recs = run("0 notify h:cont\n" + text, arch="arm64", profile="9front-current", extra="block k\n9 exits n:\nend\n")
+    assert rec(recs, 2).err == "bad arg in system call" and rec(recs, 3).op == "nsec"
+    assert [r.out["note"] for r in recs if r.kind == "note"] == ["sys: odd address pc=PC"]
+    assert rec(run(text, extra="block k\n9 exits n:\nend\n"), 2).ret > 0  # amd64 checks no alignment

@@ -5,7 +5,7 @@
  * performs it with real system calls and writes one framed trace record
  * per event (harness/trace/frame.py, harness/trace/schema.py).
  *
- *	nhagent [-o outfile] [-d dir] [-t tracefile] program-file
+ *	nhagent [-o outfile] [-d dir] [-t] program-file
  *
  * The same file is built on the host against compat/ (see compat/libc.h);
  * there the system calls are answered by the golden model.
@@ -37,7 +37,9 @@
  *   the fd table between statements is the program's alone;
  * - a record still too big for one frame keeps proc/seq/step/kind/op/ret/err
  *   and says "record too large for a frame" in out;
- * - nondet is always []: the model names what it cannot know.
+ * - nondet is always []: the model names what it cannot know;
+ * - -t also sends the kernel's own syscall trace of every process of the
+ *   program as "ktrace" records (see ktrace below).
  * Parser limits the Python parser does not have (rejected with a reason):
  * NUL bytes, a program over ~39 MiB, step numbers over 18 digits, more than
  * 200000 tokens on a line, Maxstmts/Maxbufs/Maxblocks/Maxvars below.
@@ -64,6 +66,7 @@ static int	openout(void);
 
 extern int	sysr1(void);
 extern int	_errstr(char*);
+extern int	_wait(void*);	/* the pre-await _WAIT call: libc has the stub, no prototype */
 extern int	brk_(void*);
 extern vlong	_nsec(void);
 
@@ -121,6 +124,7 @@ static Op ops[] = {
 	{"await",	2, 2, Kcall},
 	{"errstr",	2, 2, Kcall},
 	{"_errstr",	1, 1, Kcall},
+	{"_wait",	1, 1, Kcall},
 	{"werrstr",	1, 1, Kcall},
 	{"rendezvous",	2, 2, Kcall},
 	{"semacquire",	2, 2, Kcall},
@@ -156,7 +160,7 @@ static Op ops[] = {
 };
 
 enum {
-	Orfork, Oexec, Oexits, Oawait, Oerrstr, O_errstr, Owerrstr, Orendezvous,
+	Orfork, Oexec, Oexits, Oawait, Oerrstr, O_errstr, O_wait, Owerrstr, Orendezvous,
 	Osemacquire, Otsemacquire, Osemrelease, Osleep, Oalarm, Onsec, Onotify,
 	Onoted, Osysr1, Obrk, Osegbrk, Osegattach, Osegdetach, Osegfree, Oopen,
 	Ocreate, Oclose, Odup, Opipe, Oread, Owrite, Oseek, Oremove, Ofd2path,
@@ -2007,6 +2011,13 @@ perform(Proc *p, Stmt *st)
 		if(r.ret == 0)
 			cstrout(&r, "text", (char*)ptr, 64);
 		break;
+	case O_wait:
+		/* OWaitmsg: pid[12] time[3*12] msg[64] (port/lib.h) */
+		ptr = PTR(p, &a[0]);
+		setret(&r, _wait(ptr));
+		if(r.ret > 0 && ptr != nil)
+			cstrout(&r, "msg", (char*)ptr + 4*12, 64);
+		break;
 	case Owerrstr:
 		werrstr("%s", (char*)PTR(p, &a[0]));	/* void: ret stays null */
 		break;
@@ -2262,45 +2273,204 @@ resume(Proc *p, char *cont)
 static void
 usage(void)
 {
-	write(2, "usage: nhagent [-o outfile] [-d dir] [-t tracefile] program-file\n", 66);
+	write(2, "usage: nhagent [-o outfile] [-d dir] [-t] program-file\n", 55);
 	exits("usage");
 }
 
 /*
- * -t: the kernel's own syscall trace.  A process cannot trace itself (the
- * tracer stops it at every call), so -t re-runs the agent under ratrace(1)
- * with ratrace's output (fd 2) going to the trace file.  The harness reads
- * that file as the second source (format of port/syscallfmt.c).
+ * -t: the kernel's own syscall trace (port/syscallfmt.c), as a second
+ * source.  The bootfs has no ratrace, so the agent traces itself: before the
+ * program starts, main forks a tracer (RFNOWAIT: never a child the program's
+ * await could see; RFNOTEG: out of reach of the program's group notes;
+ * RFFDG: its fds are its own) and stops itself by writing "stop" to its own
+ * /proc/N/ctl.  The tracer writes "stop" too (either one stops main at the
+ * end of that write), then "startsyscall" over and over: main stops at the
+ * entry and at the return of every system call, and the tracer sends the text
+ * of /proc/N/syscall back as a ktrace record (proc "kt<pid>", kind "ktrace",
+ * out {"pid":N,"text":...}) on the agent's output, framed like every record.
+ * Children inherit the tracing (sysrfork copies Proc_tracesyscall) and stop
+ * at their first call; when an Rfork with RFPROC returns a pid, the tracer
+ * forks a tracer for the child, which waits for that stop ("waitstop").
+ * What the program sees of this: the pids the tracers take (the harness maps
+ * pids symbolically), main's calls before its start record (open, rfork,
+ * write, close of /proc/N/ctl), and time (every call stops twice: alarm
+ * remainders and wait-message times grow).  Its fd table, note group,
+ * children and errstr are unchanged.  The kernel's formatter itself reads a
+ * call's pointer arguments before the call: a bad one fails the call there
+ * ("bad arg in system call", note "sys: bad address in syscall") whatever
+ * the call would have done (harness.trace.ktrace marks it "perturbed"), and
+ * on 9front 027f579f4 await(buf, 0) into an unterminated buffer at the end
+ * of the bss panics the kernel (sysretfmt formats the failed call's buffer
+ * outside any error label).  The host build has no kernel to trace: -t
+ * fails there.
+ */
+#ifndef NH_COMPAT_LIBC_H
+enum { Ktextmax = 32768 };
+static char	kttext[Ktextmax+1];
+
+static void
+ktemit(Proc *t, int pid, char *text, long n, char *err)
+{
+	Rec r;
+
+	recinit(&r);
+	jkey(&r.out, "pid");
+	sint(&r.out, pid);
+	if(text != nil){
+		jkey(&r.out, "text");
+		jstrn(&r.out, text, n);
+		if(n >= Ktextmax){
+			jkey(&r.out, "truncated");
+			sadd(&r.out, "true");
+		}
+	}
+	if(err != nil){
+		jkey(&r.out, "error");
+		jstr(&r.out, err);
+	}
+	emit(t, nil, "ktrace", "syscall", &r);
+}
+
+static int
+ktctl(int fd, char *msg)
+{
+	return write(fd, msg, strlen(msg)) == strlen(msg) ? 0 : -1;
+}
+
+/*
+ * Whether an entry text is an Rfork that makes a process: its last three
+ * tokens are "Rfork PC 0xFLAGS" (the process name before them may hold
+ * spaces).
+ */
+static int
+ktisfork(char *t, long n)
+{
+	char *e, *tok[3];
+	int k;
+
+	e = t + n;
+	for(k = 0; k < 3; k++){
+		while(e > t && e[-1] == ' ')
+			e--;
+		while(e > t && e[-1] != ' ')
+			e--;
+		tok[k] = e;
+	}
+	if(strncmp(tok[2], "Rfork ", 6) != 0)
+		return 0;
+	return (strtoul(tok[0], nil, 0) & RFPROC) != 0;
+}
+
+/*
+ * Trace process PID until it is gone; never returns.  CFD is main's ctl,
+ * opened by main itself (so a tracer that cannot go on can still start it
+ * again), or -1 for a child, whose ctl is opened here.
  */
 static void
-ktrace(char *tracefile, int argc, char **argv)
+ktracer(int pid, int cfd)
 {
-	char *nargv[32];
-	int fd, i, n;
+	Proc t;
+	char path[64], num[16];
+	Str s, ns;
+	int sfd, forking, kid, isentry, child;
+	long n;
 
-	fd = create(tracefile, OWRITE, 0664);
+	memset(&t, 0, sizeof t);
+	t.outfd = 1;
+	t.pid = getpid();
+	sinit(&ns, num, sizeof num);
+	sint(&ns, pid);
+	sinit(&s, t.name, sizeof t.name);
+	sadd(&s, "kt");
+	sadd(&s, num);
+	child = cfd < 0;
+	if(child){
+		sinit(&s, path, sizeof path);
+		sadd(&s, "/proc/");
+		sadd(&s, num);
+		sadd(&s, "/ctl");
+		cfd = open(path, OWRITE);
+	}
+	sinit(&s, path, sizeof path);
+	sadd(&s, "/proc/");
+	sadd(&s, num);
+	sadd(&s, "/syscall");
+	sfd = open(path, OREAD);
+	if(cfd < 0 || sfd < 0 || ktctl(cfd, child ? "waitstop" : "stop") < 0){
+		/* untraced from here on: say why, and let the process run */
+		rerrstr(errmsg, sizeof errmsg);
+		ktemit(&t, pid, nil, 0, errmsg);
+		if(cfd >= 0 && (sfd >= 0 || ktctl(cfd, child ? "waitstop" : "stop") == 0))
+			ktctl(cfd, "start");
+		exits(nil);
+	}
+	forking = 0;
+	/* a child stops at the entry of its first call: that text is there already */
+	n = child ? pread(sfd, kttext, Ktextmax, 0) : 0;
+	for(;;){
+		if(n > 0){
+			kttext[n] = 0;
+			isentry = n > strlen(num) && strncmp(kttext, num, strlen(num)) == 0
+				&& kttext[strlen(num)] == ' ';
+			ktemit(&t, pid, kttext, n, nil);
+			if(isentry)
+				forking = ktisfork(kttext, n);
+			else if(forking){
+				forking = 0;
+				kid = strtol(kttext + 3, nil, 10);
+				if(strncmp(kttext, " = ", 3) == 0 && kid > 0)
+				switch(rfork(RFPROC|RFFDG|RFNOWAIT)){
+				case 0:
+					close(cfd);
+					close(sfd);
+					ktracer(kid, -1);
+				}
+			}
+		}
+		if(ktctl(cfd, "startsyscall") < 0)
+			break;
+		n = pread(sfd, kttext, Ktextmax, 0);
+		if(n <= 0)
+			break;
+	}
+	exits(nil);
+}
+
+static void
+ktrace(void)
+{
+	char path[64];
+	Str s;
+	int fd, pid;
+
+	pid = getpid();
+	sinit(&s, path, sizeof path);
+	sadd(&s, "/proc/");
+	sint(&s, pid);
+	sadd(&s, "/ctl");
+	fd = open(path, OWRITE);
 	if(fd < 0){
 		rerrstr(errmsg, sizeof errmsg);
-		fail(0, "cannot create trace file: ", errmsg, nil);
+		fail(0, "-t: cannot open ", path, nil);
 	}
-	dup(fd, 2);
+	switch(rfork(RFPROC|RFFDG|RFNOWAIT|RFNOTEG)){
+	case -1:
+		rerrstr(errmsg, sizeof errmsg);
+		fail(0, "-t: cannot fork the tracer: ", errmsg, nil);
+	case 0:
+		ktracer(pid, fd);
+	}
+	/* stopped at the end of this write until the tracer lets it go, traced */
+	write(fd, "stop", 4);
 	close(fd);
-	n = 0;
-	nargv[n++] = "ratrace";
-	nargv[n++] = "-c";
-	nargv[n++] = agentpath;
-	for(i = 1; i < argc && n < nelem(nargv)-1; i++){
-		if(strcmp(argv[i], "-t") == 0){
-			i++;
-			continue;
-		}
-		nargv[n++] = argv[i];
-	}
-	nargv[n] = nil;
-	exec("/bin/ratrace", nargv);
-	rerrstr(errmsg, sizeof errmsg);
-	fail(0, "cannot exec /bin/ratrace: ", errmsg, nil);
 }
+#else
+static void
+ktrace(void)
+{
+	fail(0, "-t: no kernel syscall trace in the host build", nil, nil);
+}
+#endif
 
 static char contbuf[16384];
 
@@ -2309,8 +2479,8 @@ main(int argc, char **argv)
 {
 	Proc proc;
 	Rec r;
-	char *outfile, *tracefile;
-	int i;
+	char *outfile;
+	int i, tflag;
 	long n;
 
 	memset(&proc, 0, sizeof proc);
@@ -2332,23 +2502,25 @@ main(int argc, char **argv)
 	}
 
 	outfile = nil;
-	tracefile = nil;
+	tflag = 0;
 	agentpath = argv[0];
 	for(i = 1; i < argc && argv[i][0] == '-'; i++){
 		if(strcmp(argv[i], "-o") == 0 && i+1 < argc)
 			outfile = argv[++i];
 		else if(strcmp(argv[i], "-d") == 0 && i+1 < argc)
 			scratchdir = argv[++i];
-		else if(strcmp(argv[i], "-t") == 0 && i+1 < argc)
-			tracefile = argv[++i];
+		else if(strcmp(argv[i], "-t") == 0)
+			tflag = 1;
 		else
 			usage();
 	}
 	if(i != argc-1)
 		usage();
 	progfile = argv[i];
-	if(tracefile != nil)
-		ktrace(tracefile, argc, argv);
+#ifdef NH_COMPAT_LIBC_H
+	if(tflag)
+		ktrace();	/* fails: the host build has no kernel to trace */
+#endif
 	loadprogram();
 	if(outfile != nil){
 		/* on fd 1, so the fd table is the one the model starts with */
@@ -2373,6 +2545,8 @@ main(int argc, char **argv)
 	 * system calls are the model's answers, which start in a group already.
 	 */
 #ifndef NH_COMPAT_LIBC_H
+	if(tflag)
+		ktrace();
 	rfork(RFNOTEG);
 #endif
 	werrstr("");	/* the model starts with an empty errstr; looking up nhcont set one */

@@ -602,6 +602,20 @@ nh_await(char *buf, int n)
 	return (int)a->ret;
 }
 
+/* _wait: the model's OWaitmsg bytes (hostbuild.answer_data) into the buffer */
+int
+nh__wait(void *buf)
+{
+	Ans *a;
+
+	a = call("_wait");
+	if(a->ret > 0 && buf != NULL && a->data != NULL)
+		memmove(buf, a->data, a->ndata);
+	while(waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	return (int)a->ret;
+}
+
 /* errstr's swap: the buffer gets the model's old errstr, ours gets the buffer. */
 static int
 swaperr(char *op, char *buf, long n)

@@ -69,6 +69,7 @@ extern char	end[];
 #define noted	nh_noted
 #define sysr1	nh_sysr1
 #define _errstr	nh__errstr
+#define _wait	nh__wait
 #define brk_	nh_brk_
 #define _nsec	nh__nsec
 #define segbrk	nh_segbrk
@@ -109,6 +110,7 @@ int	notify(void(*)(void*, char*));
 int	noted(int);
 int	sysr1(void);
 int	_errstr(char*);
+int	_wait(void*);
 int	brk_(void*);
 vlong	_nsec(void);
 void*	segbrk(void*, void*);
