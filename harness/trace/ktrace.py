@@ -57,7 +57,7 @@ NO_ERRSTR_ON_FAILURE = frozenset(("Await", "Errstr", "_errstr", "Fd2path", "Prea
 # werrstr, postnote (open+write+close) and the probes/actions are not.
 OP_SYSCALLS: dict[str, str] = {
     "rfork": "Rfork", "exec": "Exec", "exits": "Exits", "await": "Await", "errstr": "Errstr",
-    "_errstr": "_errstr", "rendezvous": "Rendez", "semacquire": "Semacquire", "tsemacquire": "Tsemacquire",
+    "_errstr": "_errstr", "_wait": "_wait", "rendezvous": "Rendez", "semacquire": "Semacquire", "tsemacquire": "Tsemacquire",
     "semrelease": "Semrelease", "sleep": "Sleep", "alarm": "Alarm", "nsec": "_nsec", "notify": "Notify",
     "noted": "Noted", "sysr1": "Running", "brk": "Brk", "segbrk": "Segbrk", "segattach": "Segattach",
     "segdetach": "Segdetach", "segfree": "Segfree", "open": "Open", "create": "Create", "close": "Close",
