@@ -50,7 +50,7 @@ def mount_commands(profile: QemuProfile) -> list[str]:
 
 class QemuSession:
     def __init__(self, n: int, results: ResultsDir, qprofile: QemuProfile, kernel: Path,
-                 agent: Path, boot_scale: float = 1.0) -> None:
+                 agent: Path, boot_scale: float = 1.0, ktrace: bool = False) -> None:
         assert qprofile.has_9front_kernel  # checked by check_kernel
         self.label = f"{qprofile.arch}#{n}"
         self.qprofile = qprofile
@@ -65,7 +65,7 @@ class QemuSession:
         self.disk_format = "raw"
         self.machine: Machine | None = None
         self.qemu_command: list[str] = []
-        self.ktrace = False  # set by qemu_session_factory(ktrace=True)
+        self.ktrace = ktrace  # the agent also sends the kernel's syscall trace (-t)
 
     def deliver(self, programs: dict[str, str]) -> None:
         self.disk = build_disk(self.workdir / "deliver.img", programs, self.agent)
@@ -142,8 +142,6 @@ def qemu_session_factory(arch: str, kernel: Path, agent: Path, qemu_profile: str
     qprofile = check_kernel(arch, kernel, qemu_profile)
 
     def make(n: int, results: ResultsDir) -> GuestSession:
-        session = QemuSession(n, results, qprofile, kernel, agent, boot_scale)
-        session.ktrace = ktrace
-        return session
+        return QemuSession(n, results, qprofile, kernel, agent, boot_scale, ktrace)
 
     return make
