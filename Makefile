@@ -8,9 +8,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
 APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu
-# Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel.
+# Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel,
+# or IMAGE=NAME for a kernel named in images/*.toml (fetched and sha256-checked).
 ARCH    ?=
 KERNEL  ?=
+IMAGE   ?=
 AGENT   ?=
 PROFILE ?=
 JOBS    ?= 1
@@ -38,7 +40,7 @@ sysdeps:
 
 run: setup sysdeps
 	$(BIN)/harness run --results $(RESULTS) \
-		$(if $(ARCH),--arch $(ARCH)) $(if $(KERNEL),--kernel $(KERNEL)) \
+		$(if $(ARCH),--arch $(ARCH)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(IMAGE),--image $(IMAGE)) \
 		$(if $(AGENT),--agent $(AGENT)) \
 		$(if $(PROFILE),--profile $(PROFILE)) --jobs $(JOBS)
 

@@ -31,6 +31,8 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--syscall", help="Only scenarios covering this system call.")
 @click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
+@click.option("--image", "image_name", help="A kernel named in images/*.toml: fetched, sha256-checked, booted "
+              "(arch and profiles from its manifest unless given).")
 @click.option("--agent", type=click.Path(exists=True, dir_okay=False),
               help="The guest agent built for ARCH (default: cached, else built inside the guest).")
 @click.option("--profile", help="Kernel semantic profile the model uses (see `harness profiles`).")
@@ -47,12 +49,25 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
                    "with it (NAME.ktrace.txt/.json; a note, not a verdict).")
 def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
         profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
-        boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False) -> int:
+        boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False,
+        image_name: str | None = None) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
     One verdict per scenario: pass, diverged, guest-crash or infra-error.
     Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
     """
+    if image_name:
+        if kernel or simulate:
+            raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
+        from harness import images
+
+        img = images.find_image(image_name)
+        if arch and arch != img.arch:
+            raise UsageError(f"image {img.name} is for {img.arch}, not {arch}")
+        arch, profile = img.arch, profile or img.profile
+        qemu_profile = qemu_profile or img.qemu_profile
+        kernel = str(images.fetch(img, progress=lambda s: click.echo(s, err=True)))
+        click.echo(f"image: {img.name} ({img.sha256[:16]}) -> {kernel}")
     if profile:
         get_profile(profile)
     if fault and not simulate:

@@ -1,0 +1,179 @@
+"""Kernel manifests: where a 9front kernel comes from and what its bytes hash to.
+
+No 9front kernel or image is part of this repository; users bring their own.
+``images/*.toml`` (and any directory in ``$NINE_HARNESS_IMAGES``, ``:``-separated)
+hold manifests, one ``[[image]]`` table per kernel::
+
+    [[image]]
+    name = "9pc64-027f579f4"          # what --image takes
+    arch = "amd64"                    # amd64 | arm64 | mips
+    url = "https://example.org/9pc64" # http(s):// or file://; a .gz URL is
+                                      # unpacked after checking
+    sha256 = "…64 hex digits…"        # of the bytes as downloaded
+    profile = "9front-current"        # optional: the model profile to use
+    qemu_profile = "arm64-uboot"      # optional: the QEMU profile to boot with
+    notes = "built from 9front 027f579f4 with the stock bootfs"   # optional
+
+``fetch`` downloads into the cache (``cache_root()/images/SHA256/NAME``),
+checks the sha256 before anything is kept (a partial or corrupt download never
+lands in the cache), and re-checks a cached copy before every use.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ImageError, InputError, UsageError
+
+REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
+ARCHES = ("amd64", "arm64", "mips")
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+CHUNK = 1 << 20
+UNPACKED_STAMP = "unpacked.sha256"  # beside an image unpacked from a .gz download
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    arch: str
+    url: str
+    sha256: str
+    manifest: Path
+    profile: str | None = None
+    qemu_profile: str | None = None
+    notes: str = ""
+
+
+def manifest_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("NINE_HARNESS_IMAGES", "").split(":") if p]
+    return [*extra, REPO_IMAGES]
+
+
+def load_manifest(path: Path) -> list[Image]:
+    """The images of one manifest file; a malformed one is bad input naming the file."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not valid TOML: {e}") from None
+    out = []
+    for i, t in enumerate(doc.get("image", [])):
+        where = f"{path}: image #{i + 1}"
+        missing = [k for k in ("name", "arch", "url", "sha256") if not isinstance(t.get(k), str)]
+        if missing:
+            raise InputError(f"{where}: missing {', '.join(missing)}")
+        if not _NAME.match(t["name"]):
+            raise InputError(f"{where}: name {t['name']!r} must be letters, digits, '.', '_' or '-'")
+        if t["arch"] not in ARCHES:
+            raise InputError(f"{where}: arch {t['arch']!r} is not one of {', '.join(ARCHES)}")
+        if not _SHA.match(t["sha256"].lower()):
+            raise InputError(f"{where}: sha256 must be 64 hex digits")
+        if not t["url"].startswith(("http://", "https://", "file://")):
+            raise InputError(f"{where}: url must be http(s):// or file://")
+        out.append(Image(t["name"], t["arch"], t["url"], t["sha256"].lower(), path, t.get("profile"),
+                         t.get("qemu_profile"), t.get("notes", "")))
+    return out
+
+
+def all_images(dirs: list[Path] | None = None) -> list[Image]:
+    images: dict[str, Image] = {}
+    for d in dirs if dirs is not None else manifest_dirs():
+        for path in sorted(d.glob("*.toml")) if d.is_dir() else []:
+            for img in load_manifest(path):
+                if img.name in images:
+                    raise InputError(f"{path}: image {img.name!r} is also in {images[img.name].manifest}")
+                images[img.name] = img
+    return sorted(images.values(), key=lambda i: i.name)
+
+
+def find_image(name: str, dirs: list[Path] | None = None) -> Image:
+    for img in all_images(dirs):
+        if img.name == name:
+            return img
+    known = ", ".join(i.name for i in all_images(dirs)) or "none: add a manifest under images/ (images/README.md)"
+    raise UsageError(f"no image named {name!r} in the manifests (known: {known})")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_path(img: Image, root: Path | None = None) -> Path:
+    from harness.guest.build import cache_root
+
+    return (root or cache_root()) / "images" / img.sha256 / img.name
+
+
+def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
+    """The kernel of IMG on disk, downloaded and checked if need be."""
+    dest = cached_path(img, root)
+    if dest.is_file():
+        verify_cached(img, dest)
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.parent / (dest.name + ".part")
+    try:
+        _download(img, part, progress)
+        got = sha256_of(part)
+        if got != img.sha256:
+            raise ImageError(f"{img.name}: {img.url} has sha256 {got}, the manifest says {img.sha256} "
+                             f"({img.manifest}); nothing was kept")
+        if img.url.endswith(".gz"):
+            unpacked = dest.parent / (dest.name + ".unpacked")
+            with gzip.open(part, "rb") as src, unpacked.open("wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+            # the stamp first: a cached kernel always has one to be checked against
+            (dest.parent / UNPACKED_STAMP).write_text(sha256_of(unpacked) + "\n")
+            os.replace(unpacked, dest)
+        else:
+            os.replace(part, dest)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise ImageError(f"{img.name}: cannot store {img.url}: {e}") from None
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def verify_cached(img: Image, path: Path) -> None:
+    """A cached image is used only while its bytes still match (a .gz one: its
+    unpacked bytes, as hashed when it was stored)."""
+    if img.url.endswith(".gz"):
+        stamp = path.parent / UNPACKED_STAMP
+        want = stamp.read_text().strip() if stamp.is_file() else "(no stamp)"
+    else:
+        want = img.sha256
+    got = sha256_of(path)
+    if got != want:
+        raise ImageError(f"{img.name}: cached copy {path} has sha256 {got}, not {want}; delete "
+                         f"{path.parent} to fetch it again")
+
+
+def _download(img: Image, part: Path, progress: Callable[[str], None] | None) -> None:
+    try:
+        with urllib.request.urlopen(img.url, timeout=60) as resp, part.open("wb") as out:  # noqa: S310 - http(s)/file only
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            for chunk in iter(lambda: resp.read(CHUNK), b""):
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None and total:
+                    progress(f"{img.name}: {done >> 20}/{total >> 20} MiB")
+    except (urllib.error.URLError, TimeoutError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise ImageError(f"{img.name}: cannot download {img.url}: {reason}") from None
