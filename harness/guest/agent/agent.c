@@ -77,9 +77,13 @@ extern vlong	_nsec(void);
  * by 12, silently dropping offset bits above 24, and orders bss by symbol
  * hash, so with a bigger pool some statics land 16 MiB or more above setSB
  * and are read from the wrong address (the harness refuses such a binary:
- * harness/guest/build.py check_agent_image).  Programs larger than the pool
- * are refused with a clear error.  The host build keeps 40 MiB so CI still
- * runs the corpus's 16 MiB-argument scenarios through the same code.
+ * harness/guest/build.py check_agent_image).  A program too large for the
+ * static pool gets a pool of its own instead: a segattach'd "memory" segment
+ * (bigpool), placed by the kernel below the stack.  The model does not know
+ * that segment, so a scenario with such a program must not probe the segment
+ * table (the corpus's three 16 MiB-argument exec scenarios do not).  The
+ * host build keeps 40 MiB so CI runs those scenarios through the static
+ * pool.
  */
 #ifdef NH_COMPAT_LIBC_H
 #define	POOLSIZE	(40*1024*1024)
@@ -235,7 +239,9 @@ struct Str {
 };
 
 /* the pool and the program, read-only once parsed */
-static uchar	pool[Poolsize];
+static uchar	poolmem[Poolsize];
+static uchar	*pool = poolmem;
+static long	poolsize = Poolsize;
 static long	npool;
 static char	*toks[Maxtoks];
 static Stmt	stmts[Maxstmts];
@@ -411,7 +417,7 @@ palloc(long n)
 	void *p;
 
 	n = (n + 7) & ~7;
-	if(npool + n > Poolsize)
+	if(npool + n > poolsize)
 		fail(0, "program too large for the agent's pool", nil, nil);
 	p = pool + npool;
 	npool += n;
@@ -1323,7 +1329,7 @@ parseline(int ntok, int line, int *inblock, int *sawheader)
 			if(strlen(toks[2]) > 9)
 				fail(line, "buffer too large for the agent's pool", nil, nil);
 			n = (long)intval(toks[2]);
-			if(n > Poolsize)
+			if(n > poolsize)
 				fail(line, "buffer too large for the agent's pool", nil, nil);
 			b->size = n;
 			b->data = palloc(n + 1);
@@ -1507,15 +1513,51 @@ readfile(char *path, char *buf, long max)
 	return n;
 }
 
+/*
+ * A program too large for the static pool: room for its text, an expanded
+ * copy of its longest strings and 4 MiB more, in a segment of its own (see
+ * POOLSIZE).  Only then: the host build answers these calls from the model.
+ */
+static void
+bigpool(void)
+{
+	vlong size, want;
+	void *v;
+	int fd;
+
+	fd = open(progfile, OREAD);
+	if(fd < 0)
+		return;	/* loadprogram says why */
+	size = seek(fd, 0, 2);
+	close(fd);
+	if(size < 0 || size + 1024*1024 < Poolsize)
+		return;
+	want = (2*size + 4*1024*1024 + 0xfffff) & ~0xfffffLL;
+	v = segattach(0, "memory", nil, (ulong)want);
+	if(v == (void*)-1){
+		rerrstr(errmsg, sizeof errmsg);
+		fail(0, "program file too large for the agent, and no segment for it: ", errmsg, nil);
+	}
+	pool = v;
+	poolsize = (long)want;
+	npool = 0;	/* anything palloc'd before stays valid in poolmem */
+}
+
 static void
 loadprogram(void)
 {
 	char *text;
 	long n, max;
 
-	max = Poolsize - 1024*1024;	/* the rest: arguments, names, buffer contents */
+	max = poolsize - 1024*1024;	/* the rest: arguments, names, buffer contents */
 	text = (char*)pool + npool;
 	n = readfile(progfile, text, max);
+	if(n >= max && pool == poolmem){
+		bigpool();
+		max = poolsize - 1024*1024;
+		text = (char*)pool + npool;
+		n = readfile(progfile, text, max);
+	}
 	if(n < 0){
 		rerrstr(errmsg, sizeof errmsg);
 		fail(0, "cannot read program: ", errmsg, nil);
