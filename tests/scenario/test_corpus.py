@@ -184,15 +184,10 @@ def ops_of(sc: Scenario) -> set[str]:
 # Scenario (path under testcases/, arch) -> why the model disagrees with the
 # observation the scenario carries (strict xfail: fixing the model turns an
 # entry into a failure, so it must be removed from here).  The expectation
-# stays what the real kernel did.
-MODEL_DISAGREES: dict[tuple[str, str], str] = {
-    ("exec/huge-text-arm64.yaml", "arm64"): (
-        "the arm64-head observation (027f579f4) says the process dies with 'sys: trap: unknown' at the entry; "
-        "fault.c pio at that commit fails the short read of the header-only file ('i/o error in demand load'), "
-        "and so did the same kernel built here, run by hand on this scenario (docs/STATUS.md): the "
-        "observation's file or page cache must have differed; kept as the observed expectation"
-    ),
-}
+# stays what the real kernel did.  None today; the last one (huge-text-arm64)
+# turned out to be an observation the source and a kernel of the same commit
+# contradict (see that scenario).
+MODEL_DISAGREES: dict[tuple[str, str], str] = {}
 
 
 # -- compiling ----------------------------------------------------------------
