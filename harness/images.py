@@ -22,7 +22,6 @@ lands in the cache), and re-checks a cached copy before every use.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import re
 import shutil
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ImageError, InputError, UsageError
+from harness.guest.build import cache_root, file_sha256
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
 ARCHES = ("amd64", "arm64", "mips")
@@ -106,17 +106,7 @@ def find_image(name: str, dirs: list[Path] | None = None) -> Image:
     raise UsageError(f"no image named {name!r} in the manifests (known: {known})")
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cached_path(img: Image, root: Path | None = None) -> Path:
-    from harness.guest.build import cache_root
-
     return (root or cache_root()) / "images" / img.sha256 / img.name
 
 
@@ -130,7 +120,7 @@ def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] 
     part = dest.parent / (dest.name + ".part")
     try:
         _download(img, part, progress)
-        got = sha256_of(part)
+        got = file_sha256(part)
         if got != img.sha256:
             raise ImageError(f"{img.name}: {img.url} has sha256 {got}, the manifest says {img.sha256} "
                              f"({img.manifest}); nothing was kept")
@@ -139,7 +129,7 @@ def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] 
             with gzip.open(part, "rb") as src, unpacked.open("wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
             # the stamp first: a cached kernel always has one to be checked against
-            (dest.parent / UNPACKED_STAMP).write_text(sha256_of(unpacked) + "\n")
+            (dest.parent / UNPACKED_STAMP).write_text(file_sha256(unpacked) + "\n")
             os.replace(unpacked, dest)
         else:
             os.replace(part, dest)
@@ -158,7 +148,7 @@ def verify_cached(img: Image, path: Path) -> None:
         want = stamp.read_text().strip() if stamp.is_file() else "(no stamp)"
     else:
         want = img.sha256
-    got = sha256_of(path)
+    got = file_sha256(path)
     if got != want:
         raise ImageError(f"{img.name}: cached copy {path} has sha256 {got}, not {want}; delete "
                          f"{path.parent} to fetch it again")

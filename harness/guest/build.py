@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfraError, UsageError
-from harness.guest.delivery import agent_hash, build_disk
+from harness.guest.delivery import agent_hash, build_disk, mount_commands, need_mtool, run_mtool
 
 # The object letter of each arch's compiler and linker (6c/6l, 7c/7l, vc/vl).
 OBJECT_LETTER = {"amd64": "6", "arm64": "7", "mips": "v"}
@@ -127,7 +127,7 @@ def build_commands(arch: str, guest_disk: str) -> tuple[list[str], str, str]:
     if arch not in OBJECT_LETTER:
         raise UsageError(f"no 9front compiler is known for arch {arch!r}")
     o = OBJECT_LETTER[arch]
-    mount = ["bind -a '#S' /dev", f"dossrv -f /dev/{guest_disk}/data nhbuild", f"mount -c /srv/nhbuild {MOUNTPOINT}"]
+    mount = mount_commands(guest_disk, "nhbuild", MOUNTPOINT)
     check = f"test -x /bin/{o}c && test -x /bin/{o}l"
     build = f"cd {MOUNTPOINT}/src && {o}c -FTVw agent.c && {o}l -o {MOUNTPOINT}/{BUILT} agent.{o}"
     return mount, check, build
@@ -135,11 +135,8 @@ def build_commands(arch: str, guest_disk: str) -> tuple[list[str], str, str]:
 
 def extract_from_disk(image: Path, dest: Path) -> Path:
     """Copy the built agent off the (raw FAT) build disk."""
-    mcopy = shutil.which("mcopy")
-    if mcopy is None:
-        raise InfraError("mcopy not found: install mtools (apt-get install mtools)")
     dest.unlink(missing_ok=True)
-    proc = subprocess.run([mcopy, "-n", "-i", str(image), f"::/{BUILT}", str(dest)], capture_output=True, text=True)
+    proc = subprocess.run([need_mtool("mcopy"), "-n", "-i", str(image), f"::/{BUILT}", str(dest)], capture_output=True, text=True)
     if proc.returncode != 0 or not dest.is_file() or dest.stat().st_size == 0:
         raise AgentBuildError(f"the guest build left no agent on its disk: {proc.stderr.strip() or 'empty file'}")
     return dest
@@ -156,10 +153,7 @@ def build_in_guest(arch: str, kernel: Path, qemu_profile: str | None, workdir: P
     qprofile = get_qemu_profile(qemu_profile or arch)
     mount, check, build = build_commands(arch, qprofile.guest_disks[0])
     disk = build_disk(workdir / "build.img", {}, None).path
-    mmd = shutil.which("mmd")
-    if mmd is None:
-        raise InfraError("mmd not found: install mtools (apt-get install mtools)")
-    subprocess.run([mmd, "-i", str(disk), "::/out"], check=True, capture_output=True)
+    run_mtool([need_mtool("mmd"), "-i", str(disk), "::/out"])
     machine = Machine(qprofile, kernel, workdir=workdir, disks=[Disk(disk, "raw")],
                       timeouts=BootTimeouts(scale=boot_scale))
     try:

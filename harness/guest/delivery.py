@@ -35,17 +35,26 @@ class DeliveryDisk:
         return f"{mountpoint}/{self.programs[scenario]}"
 
 
-def _need(tool: str) -> str:
+def need_mtool(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise InfraError(f"{tool} not found: install mtools (apt-get install mtools) to build the delivery disk")
+        raise InfraError(f"{tool} not found: install mtools (apt-get install mtools) for the FAT delivery disk")
     return path
 
 
-def _run(argv: list[str]) -> None:
+def run_mtool(argv: list[str]) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise InfraError(f"{' '.join(argv[:3])}...: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+def mount_commands(guest_disk: str, srv: str, mountpoint: str) -> list[str]:
+    """rc commands that mount the FAT disk in slot GUEST_DISK (sdC0, sdF0) at MOUNTPOINT."""
+    return [
+        "bind -a '#S' /dev",  # make sure the sd devices are visible under /dev
+        f"dossrv -f /dev/{guest_disk}/data {srv}",
+        f"mount -c /srv/{srv} {mountpoint}",
+    ]
 
 
 def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb: int | None = None) -> DeliveryDisk:
@@ -54,14 +63,14 @@ def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb
     The size defaults to the content, doubled for FAT's clusters and the
     scratch files scenarios write, plus 16 MiB.
     """
-    mformat, mcopy, mmd = _need("mformat"), _need("mcopy"), _need("mmd")
+    mformat, mcopy, mmd = need_mtool("mformat"), need_mtool("mcopy"), need_mtool("mmd")
     if size_mb is None:
         content = sum(len(t.encode()) for t in programs.values()) + (agent.stat().st_size if agent else 0)
         size_mb = 2 * content // (1 << 20) + 16
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("wb") as f:
         f.truncate(size_mb * 1024 * 1024)
-    _run([mformat, "-i", str(dest), "-v", "NHDELIV", "::"])
+    run_mtool([mformat, "-i", str(dest), "-v", "NHDELIV", "::"])
     staging = dest.parent / (dest.name + ".d")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "p").mkdir(parents=True)
@@ -70,14 +79,14 @@ def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb
         rel = f"p/{n:04d}.nhp"
         (staging / rel).write_text(text)
         disk.programs[name] = rel
-    _run([mmd, "-i", str(dest), "::/p", "::/src"])
+    run_mtool([mmd, "-i", str(dest), "::/p", "::/src"])
     if programs:
-        _run([mcopy, "-i", str(dest), "-s", *[str(p) for p in sorted((staging / "p").iterdir())], "::/p/"])
+        run_mtool([mcopy, "-i", str(dest), "-s", *[str(p) for p in sorted((staging / "p").iterdir())], "::/p/"])
     sources = [p for p in sorted(AGENT_SOURCE_DIR.glob("*")) if p.is_file()]
     if sources:
-        _run([mcopy, "-i", str(dest), *[str(p) for p in sources], "::/src/"])
+        run_mtool([mcopy, "-i", str(dest), *[str(p) for p in sources], "::/src/"])
     if agent is not None:
-        _run([mcopy, "-i", str(dest), str(agent), "::/nhagent"])
+        run_mtool([mcopy, "-i", str(dest), str(agent), "::/nhagent"])
         disk.has_agent = True
     shutil.rmtree(staging, ignore_errors=True)
     return disk
@@ -85,7 +94,7 @@ def build_disk(dest: Path, programs: dict[str, str], agent: Path | None, size_mb
 
 def list_disk(image: Path) -> list[str]:
     """Every file on a delivery disk (for tests and `--keep` inspection)."""
-    mdir = _need("mdir")
+    mdir = need_mtool("mdir")
     proc = subprocess.run([mdir, "-i", str(image), "-b", "-/", "::"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise InfraError(f"mdir: {proc.stderr.strip()}")

@@ -276,15 +276,16 @@ class Syscalls:
         nondet = ["ret", "out.msg"] if unknown_child else []
         if not ow:
             return Result(pid, nondet=nondet)
-        raw = owaitmsg(pid, msg.encode("utf-8", "surrogateescape"))
-        unknown = 4 * NUMSIZE + min(len(msg.encode("utf-8", "surrogateescape")), OWAIT_MSGLEN - 1)
+        full = msg.encode("utf-8", "surrogateescape")
+        raw = owaitmsg(pid, full)
+        unknown = 4 * NUMSIZE + min(len(full), OWAIT_MSGLEN - 1)
         mem = self.mem(p)
         mem.write(ow, raw[:unknown], known=False)  # the real pid, times and "textname PID: ..."
         mem.write(ow + unknown, raw[unknown:])
         body = raw[4 * NUMSIZE : unknown]
         if "pc=" + sg.PC_MASK in msg:
             nondet.append("~pc")
-        cut = len(msg.encode("utf-8", "surrogateescape")) > OWAIT_MSGLEN - 1
+        cut = len(full) > OWAIT_MSGLEN - 1
         if ("addr=ADDR" in msg or cut) and "out.msg" not in nondet:
             # where the 63-byte cut falls depends on the real pid's digits
             nondet.append("out.msg")

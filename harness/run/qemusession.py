@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError, InfraError, UsageError
 from harness.guest.delivery import DeliveryDisk, build_disk
+from harness.guest.delivery import mount_commands as delivery_mount_commands
 from harness.model.fs import AGENT_PATH, SCRATCH_DIR
 from harness.qemu.console import BootTimeouts, GuestPanic
 from harness.qemu.machine import Machine
@@ -37,11 +38,8 @@ AGENT = AGENT_PATH
 
 
 def mount_commands(profile: QemuProfile) -> list[str]:
-    dev = f"/dev/{profile.guest_disks[0]}/data"
     return [
-        "bind -a '#S' /dev",  # make sure the sd devices are visible under /dev
-        f"dossrv -f {dev} nhdisk",
-        f"mount -c /srv/nhdisk {MOUNTPOINT}",
+        *delivery_mount_commands(profile.guest_disks[0], "nhdisk", MOUNTPOINT),
         f"mkdir -p {MOUNTPOINT}/tmp/nh",
         f"bind -c {MOUNTPOINT}/tmp /tmp",
         f">{AGENT}; bind {MOUNTPOINT}/nhagent {AGENT}",
