@@ -28,7 +28,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import ImageError, QemuMissing, UsageError
@@ -124,6 +124,24 @@ _ARM64_VIRTIO = ("sdF0", "sdG0", "sdH0", "sdI0")
 # are what a pc-style sdide would use: nominal, never checked against a kernel.
 _MALTA_IDE = ("sdC0", "sdC1", "sdD0", "sdD1")
 
+_ARM64 = QemuProfile(
+    name="arm64", arch="arm64", binary="qemu-system-aarch64",
+    apt_package="qemu-system-arm", machine="virt-2.12,gic-version=3",
+    cpu="cortex-a72", memory_mb=1024, kernel_load=KernelLoad.CONF_LOADER,
+    disk_bus=DiskBus.VIRTIO_MODERN, guest_disks=_ARM64_VIRTIO,
+    nic_args=("-netdev", "user,id=net0",
+              "-device", "virtio-net-pci,netdev=net0,disable-legacy=on"),
+    conf_addr=0x40010000,
+    notes="9qemu.u loaded directly; plan9.ini at CONFADDR by -device loader",
+)
+_MIPS = QemuProfile(
+    name="mips", arch="mips", binary="qemu-system-mips",
+    apt_package="qemu-system-mips", machine="malta", cpu="24Kf", memory_mb=256,
+    kernel_load=KernelLoad.ELF, disk_bus=DiskBus.IDE, guest_disks=_MALTA_IDE,
+    nic_args=("-nic", "user,model=pcnet"), has_9front_kernel=False,
+    notes="no upstream 9front kernel runs on a QEMU mips machine",
+)
+
 PROFILES: dict[str, QemuProfile] = {
     p.name: p
     for p in (
@@ -136,40 +154,11 @@ PROFILES: dict[str, QemuProfile] = {
             can_boot_disk=True,
             notes="9pc64 by multiboot; QEMU's 'multiboot knows VBE. we don't' is harmless",
         ),
-        QemuProfile(
-            name="arm64", arch="arm64", binary="qemu-system-aarch64",
-            apt_package="qemu-system-arm", machine="virt-2.12,gic-version=3",
-            cpu="cortex-a72", memory_mb=1024, kernel_load=KernelLoad.CONF_LOADER,
-            disk_bus=DiskBus.VIRTIO_MODERN, guest_disks=_ARM64_VIRTIO,
-            nic_args=("-netdev", "user,id=net0",
-                      "-device", "virtio-net-pci,netdev=net0,disable-legacy=on"),
-            conf_addr=0x40010000,
-            notes="9qemu.u loaded directly; plan9.ini at CONFADDR by -device loader",
-        ),
-        QemuProfile(
-            name="arm64-uboot", arch="arm64", binary="qemu-system-aarch64",
-            apt_package="qemu-system-arm", machine="virt-2.12,gic-version=3",
-            cpu="cortex-a72", memory_mb=1024, kernel_load=KernelLoad.UBOOT,
-            disk_bus=DiskBus.VIRTIO_MODERN, guest_disks=_ARM64_VIRTIO,
-            nic_args=("-netdev", "user,id=net0",
-                      "-device", "virtio-net-pci,netdev=net0,disable-legacy=on"),
-            conf_addr=0x40010000, kernel_addr=0x44000000, uboot=UBOOT_ARM64,
-            notes="Debian's qemu_arm64 U-Boot as -bios; bootm of 9qemu.u placed in RAM",
-        ),
-        QemuProfile(
-            name="mips", arch="mips", binary="qemu-system-mips",
-            apt_package="qemu-system-mips", machine="malta", cpu="24Kf", memory_mb=256,
-            kernel_load=KernelLoad.ELF, disk_bus=DiskBus.IDE, guest_disks=_MALTA_IDE,
-            nic_args=("-nic", "user,model=pcnet"), has_9front_kernel=False,
-            notes="no upstream 9front kernel runs on a QEMU mips machine",
-        ),
-        QemuProfile(
-            name="mipsle", arch="mipsle", binary="qemu-system-mipsel",
-            apt_package="qemu-system-mips", machine="malta", cpu="24Kf", memory_mb=256,
-            kernel_load=KernelLoad.ELF, disk_bus=DiskBus.IDE, guest_disks=_MALTA_IDE,
-            nic_args=("-nic", "user,model=pcnet"), has_9front_kernel=False,
-            notes="no upstream 9front kernel runs on a QEMU mips machine",
-        ),
+        _ARM64,
+        replace(_ARM64, name="arm64-uboot", kernel_load=KernelLoad.UBOOT, kernel_addr=0x44000000,
+                uboot=UBOOT_ARM64, notes="Debian's qemu_arm64 U-Boot as -bios; bootm of 9qemu.u placed in RAM"),
+        _MIPS,
+        replace(_MIPS, name="mipsle", arch="mipsle", binary="qemu-system-mipsel"),
     )
 }
 
