@@ -55,7 +55,7 @@ class QemuSession:
         self.kernel = kernel
         self.agent = agent
         self.workdir = results.path(f"vm{n}", ".keep").parent
-        self.console_log = results.path("console.log") if n == 0 else results.path(f"console-{n}.log")
+        self.console_log = results.console_log(n)
         self.results = results
         self.boot_scale = boot_scale
         self.disk: DeliveryDisk | None = None

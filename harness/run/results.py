@@ -67,6 +67,10 @@ class ResultsDir:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
+    def console_log(self, worker: int) -> Path:
+        """Where worker N's whole console goes: console.log for the first, console-N.log after."""
+        return self.path("console.log") if worker == 0 else self.path(f"console-{worker}.log")
+
     def write_versions(self, qemu_binaries: list[str]) -> None:
         versions = {
             "harness": __version__,

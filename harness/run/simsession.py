@@ -27,7 +27,7 @@ class SimulatedSession:
         self.profile = profile
         self.fault = fault
         self.workdir = results.path(f"sim{n}", ".keep").parent
-        self.log_path = results.path("console.log") if n == 0 else results.path(f"console-{n}.log")
+        self.log_path = results.console_log(n)
         self.qemu_command: list[str] = []
         self.console: Console | None = None
         self.child: pexpect.spawn | None = None
