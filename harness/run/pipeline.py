@@ -51,7 +51,8 @@ def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trac
     records, transport_errors = tframe.decode_records(run.output)
     records = [r for r in records if r.kind != KTRACE]  # the kernel's trace: save_ktrace
     header = Header(source="guest", scenario=scenario.name, arch=cfg.arch, profile=cfg.profile,
-                    meta={"status": run.status, "crash": run.crash, "scenario_path": scenario.path})
+                    meta={"status": run.status, "crash": run.crash, "scenario_path": scenario.path,
+                          "scratch_server": cfg.scratch_server})
     return Trace(header, records), transport_errors
 
 
