@@ -8,10 +8,12 @@ BOOT_PANIC panics at boot, FLAKY panics on some runs of the scenario.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,9 +53,10 @@ def git(repo: Path, *args: str, date: str = "2022-06-01T12:00:00Z") -> str:
                           env=env).stdout
 
 
-def kernel_toml(i: int, change: int, boot_panic: int | None, flaky: int | None) -> str:
+def kernel_toml(i: int, change: int, boot_panic: int | None, flaky: int | None,
+                faults: list[str] | None = None) -> str:
     switches = [f"+{SWITCH}"] if i >= change else []
-    faults = []
+    faults = list(faults or [])
     if i == boot_panic:
         faults.append("panic-at-boot")
     if i == flaky:
@@ -63,13 +66,16 @@ def kernel_toml(i: int, change: int, boot_panic: int | None, flaky: int | None) 
 
 
 # Where git's bisection of these 24 commits goes (test_bisect.py asserts it):
-# 11 does not build, 12 good, 18 flaky but bad, 15 panics at boot, 14 bad,
-# 13 bad: the first bad commit.
-CHANGE, BROKEN, BOOT_PANIC, FLAKY = 13, 11, 15, 18
+# 11 flaky but good, 17 panics at boot, 18 bad, 14 does not build, 15 bad,
+# 13 bad, 12 good: 13 is the first bad commit.  (Other positions give other
+# hashes, hence other choices between equally good bisection points.)
+CHANGE, BROKEN, BOOT_PANIC, FLAKY = 13, 14, 17, 11
 
 
 def make_repo(base: Path, n: int = 24, change: int = CHANGE, broken: int | None = BROKEN,
-              boot_panic: int | None = BOOT_PANIC, flaky: int | None = FLAKY) -> Repo:
+              boot_panic: int | None = BOOT_PANIC, flaky: int | None = FLAKY,
+              faults: dict[int, list[str]] | None = None) -> Repo:
+    """N commits; FAULTS: more simulated faults of commit i."""
     path = base / "9front"
     port = path / "sys" / "src" / "9" / "port"
     port.mkdir(parents=True)
@@ -78,7 +84,7 @@ def make_repo(base: Path, n: int = 24, change: int = CHANGE, broken: int | None 
     (path / ".gitignore").write_text("9sim/\n")
     commits = []
     for i in range(n):
-        (port / "kernel.toml").write_text(kernel_toml(i, change, boot_panic, flaky))
+        (port / "kernel.toml").write_text(kernel_toml(i, change, boot_panic, flaky, (faults or {}).get(i)))
         with (port / "log.c").open("a") as f:
             f.write(f"/* change {i} */\n")
         if i == change:
@@ -112,3 +118,14 @@ def assert_clean(repo: Repo) -> None:
     assert git(repo.path, "symbolic-ref", "HEAD").strip() == "refs/heads/front"
     assert git(repo.path, "rev-parse", "HEAD").strip() == repo.commits[-1]
     assert not (repo.path / ".git" / "worktrees").exists() or not any((repo.path / ".git" / "worktrees").iterdir())
+
+
+def bisect_argv(repo: Repo, results: Path, *extra: str, good: int = 0, bad: int = -1) -> list[str]:
+    return ["bisect", "--repo", str(repo.path), "--good", repo.commits[good], "--bad", repo.commits[bad],
+            "--arch", "amd64", "--build", repo.build_cmd, "--kernel-path", "9sim/9pc64",
+            "--scenario", str(SCENARIO), "--results", str(results), *extra]
+
+
+def answer(results: Path) -> dict[str, Any]:
+    (run,) = results.iterdir()
+    return dict(json.loads((run / "answer.json").read_text()))
