@@ -266,5 +266,7 @@ def _run_one_simulated(sc: Scenario, arch: str, profile: str, kernel: SimulatedK
         raise UsageError(f"{kernel.path} is a SIMULATED {kernel.arch} kernel, not {arch}")
     results = ResultsDir.create("results", f"pytest-{arch}-sim")
     results.meta = {"kernel": str(kernel.path), "simulated_kernel": kernel.label, "simulated": True}
-    return run_scenarios([sc], RunConfig(arch=arch, profile=profile), lambda n, rd: SimulatedSession(
+    v = run_scenarios([sc], RunConfig(arch=arch, profile=profile), lambda n, rd: SimulatedSession(
         n, rd, arch, profile, kernel=kernel), results)[0]
+    v.summary = f"[{kernel.label}] {v.summary}"  # the item's message says SIMULATED
+    return v

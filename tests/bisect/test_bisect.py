@@ -232,3 +232,17 @@ def test_a_signal_mid_bisect_leaves_the_users_repository_clean(tmp_path: Path, c
     (run,) = (tmp_path / "r").iterdir()
     log = (run / "bisect.log").read_text()
     assert log.startswith("git bisect start\n") and "# interrupted" in log
+
+
+def test_a_change_no_switch_explains_is_named_and_said_so(tmp_path: Path, cache: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # from commit 4 on, the kernel panics in the scenario: no profile switch does that
+    repo = make_repo(tmp_path, n=8, change=99, broken=None, boot_panic=None, flaky=None,
+                     faults={i: ["panic:script-quote-seed"] for i in range(4, 8)})
+    results = tmp_path / "r"
+    assert main(bisect_argv(repo, results, "--runs", "1")) == 0
+    ans = answer(results)
+    assert ans["first_bad"]["hash"] == repo.commits[4]
+    assert ans["explanation"]["explained"] is False and ans["explanation"]["switches"] == []
+    out = capsys.readouterr().out
+    assert "no switch explains it" in out and "guest crash panic" in out
