@@ -41,7 +41,7 @@ from harness.bisect.behaviour import (
     tally,
 )
 from harness.bisect.build import Builder, BuildResult, bisect_cache
-from harness.bisect.explain import Explanation, ModelRun, explain
+from harness.bisect.explain import Explanation, ModelRun, explain_change
 from harness.errors import ExitCode
 from harness.run.results import ResultsDir
 from harness.trace import diff as tdiff
@@ -102,6 +102,7 @@ class BisectResult:
     explanation: Explanation | None = None
     steps: list[StepRecord] = field(default_factory=list)
     detail: str = ""  # the behaviour change, or what stopped it
+    notes: list[str] = field(default_factory=list)
 
 
 class EndFailure(Exception):
@@ -122,6 +123,7 @@ class Bisect:
         self.worktree = g.Worktree(cfg.repo, bisect_cache() / "worktrees")
         self.builder = Builder(self.worktree, cfg.build_cmd, cfg.kernel_path, cfg.build_timeout, cfg.rebuild)
         self.step_seconds: list[float] = []
+        self.third: Observation | None = None  # the last third behaviour seen
         self.started = time.monotonic()
 
     # -- one commit --------------------------------------------------------
@@ -215,6 +217,7 @@ class Bisect:
                 return Mark.BAD, f"boot crash, counted bad by --boot-crash bad ({t.describe()})"
             return Mark.SKIP, f"boot crash ({t.describe()}; --boot-crash bad would count it bad)"
         third = t.thirds[int(label.split("-")[1]) - 1]
+        self.third = third
         vs = (f"vs the good end: {difference(third, ends[GOOD], 'this', 'good end')}; "
               f"vs the bad end: {difference(third, ends[BAD], 'this', 'bad end')}")
         if self.cfg.third_skip:
@@ -298,8 +301,12 @@ class Bisect:
                 third = self.steps[-1]
                 msg = f"stopped: {third.commit[:12]} {third.subject!r} shows a third behaviour"
                 self.log.note(f"{msg}: {third.why}")
+                shown = ""
+                if self.third is not None:
+                    shown = self._diffs(ends[GOOD], self.third, "good end", "this commit",
+                                        f"{third.dir}/third-vs-good")
                 return BisectResult(ExitCode.DIVERGED, msg, steps=self.steps,
-                                detail=f"{third.why}\n(--third skip would skip such commits)")
+                                    detail=f"{third.why}\n(--third skip would skip such commits)\n\n{shown}")
         left = [c for c in g.candidates(cfg.repo, bad, goods) if c != bad]
         if left:
             msg = (f"the first bad commit could be any of {len(left) + 1} commits (the others were skipped): "
@@ -309,34 +316,44 @@ class Bisect:
         self.log.first_bad(bad)
         info = g.commit_info(cfg.repo, bad)
         detail = self._behaviour_change(ends)
-        explanation = self._explain(ends[BAD])
+        notes = [f"{s.role} {s.commit[:12]} was FLAKY: {s.tally}; the majority decided"
+                 for s in self.steps if s.flaky]
+        explanation = self._explain(ends)
         return BisectResult(ExitCode.OK, f"first bad commit: {info.hash} {info.subject!r}", info, explanation,
-                        self.steps, detail)
+                            self.steps, detail, notes)
 
     def _behaviour_change(self, ends: dict[str, Observation]) -> str:
+        return self._diffs(ends[GOOD], ends[BAD], "good end", "bad end", "behaviour-change")
+
+    def _diffs(self, a: Observation, b: Observation, la: str, lb: str, where: str) -> str:
+        """The guest-trace diffs of A and B, scenario by scenario (first divergence first),
+        written whole to the results' WHERE/; the text shown without the rules block."""
         parts = []
-        for name in sorted(ends[GOOD].traces):
-            a, b = ends[GOOD].traces[name], ends[BAD].traces.get(name)
-            if b is None:
+        for name in sorted(a.traces):
+            ta, tb = a.traces[name], b.traces.get(name)
+            if tb is None:
                 continue
-            result = tdiff.diff(a, b, "good end", "bad end")
-            if result.identical and ends[GOOD].crashes.get(name) == ends[BAD].crashes.get(name):
+            result = tdiff.diff(ta, tb, la, lb)
+            if result.identical and a.crashes.get(name) == b.crashes.get(name):
                 continue
-            full = self.results.path("behaviour-change", f"{name}.diff.txt")
+            full = self.results.path(*where.split("/"), f"{name}.diff.txt")
             full.write_text(tdiff.render_text(result, color=False))
+            full.with_suffix(".html").write_text(tdiff.render_html(result))
             text = tdiff.render_text(result, color=False, summary=False) + f"(whole diff: {full})\n"
-            self.results.path("behaviour-change", f"{name}.diff.html").write_text(tdiff.render_html(result))
-            crash = [f"{end}: guest crash {o.crashes[name]}" for end, o in ends.items() if name in o.crashes]
+            crash = [f"{lab}: guest crash {o.crashes[name]}" for lab, o in ((la, a), (lb, b)) if name in o.crashes]
             parts.append(f"== {name}" + (f" ({'; '.join(crash)})" if crash else "") + "\n" + text)
         return "\n".join(parts)
 
-    def _explain(self, bad_end: Observation) -> Explanation:
+    def _explain(self, ends: dict[str, Observation]) -> Explanation:
         spec = self.runner.spec
         by_name = {sc.name: sc for sc in spec.scenarios}
-        runs = [ModelRun(by_name[name], trace) for name, trace in sorted(bad_end.traces.items())]
+
+        def runs(o: Observation) -> list[ModelRun]:
+            return [ModelRun(by_name[name], trace) for name, trace in sorted(o.traces.items())]
+
         agent_image = spec.agent.read_bytes() if spec.agent else None
-        scratch = "perm" if _simulated(bad_end) else "dossrv"
-        return explain(runs, spec.arch, spec.profile, agent_image, scratch)
+        scratch = "perm" if _simulated(ends[BAD]) else "dossrv"
+        return explain_change(runs(ends[GOOD]), runs(ends[BAD]), spec.arch, spec.profile, agent_image, scratch)
 
 
 def _simulated(obs: Observation) -> bool:
@@ -364,6 +381,7 @@ def render(outcome: BisectResult) -> str:
                   f"  files under {g.KERNEL_SOURCE}: " + (", ".join(info.files) or "none")]
     if outcome.explanation is not None:
         lines += ["", "model's explanation:"] + [f"  {line}" for line in outcome.explanation.lines()]
+    lines += [f"note: {n}" for n in outcome.notes]
     if outcome.detail:
         lines += ["", "behaviour change (good end -> bad end, guest traces; first divergence first):"
                   if info is not None else "detail:", outcome.detail.rstrip()]
@@ -375,4 +393,4 @@ def answer_json(outcome: BisectResult) -> dict[str, Any]:
             "first_bad": outcome.first_bad.to_json() if outcome.first_bad else None,
             "explanation": outcome.explanation.to_json() if outcome.explanation else None,
             "steps": [s.to_json() for s in outcome.steps],
-            "tested_steps": sum(1 for s in outcome.steps if s.role == "step")}
+            "tested_steps": sum(1 for s in outcome.steps if s.role == "step"), "notes": outcome.notes}

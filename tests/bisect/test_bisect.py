@@ -69,6 +69,7 @@ def test_bisect_names_the_commit_through_a_broken_build_a_boot_panic_and_a_flaky
     # the terminal answer: commit, explanation, the behaviour change first divergence first
     assert repo.commits[CHANGE] in out.out and f"switch {SWITCH} turned on" in out.out
     assert "first divergence: step 3, process main, record 3, exec, field out.argv" in out.out
+    assert f"note: step {repo.commits[FLAKY][:12]} was FLAKY: 2 good, 1 third-1 of 3" in out.out
     assert "bisect: step 1:" in out.err and "commit(s) left to test" in out.err
     (run,) = results.iterdir()
     # per step: build log, kernel sha256, console log, traces, the step's verdict and why
@@ -164,6 +165,8 @@ def test_a_third_behaviour_stops_the_bisect_or_is_skipped(tmp_path: Path, cache:
     last = ans["steps"][-1]
     assert last["mark"] == "third" and "guest crash: this panic, good end none" in last["why"]
     assert ans["first_bad"] is None
+    (run,) = results.iterdir()
+    assert (run / last["dir"] / "third-vs-good" / "script-quote-seed.diff.txt").is_file()
     # skipped instead, the bisection goes on and says what it cannot tell apart
     results2 = tmp_path / "r2"
     assert main(bisect_argv(repo, results2, "--runs", "1", "--third", "skip")) == 1

@@ -74,3 +74,25 @@ def test_explain_reads_guest_traces_only(tmp_path: Path, traces: dict[str, Path]
     lost.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
     assert main(["explain", str(lost)]) == 2
     assert "cannot find scenario 'no-such-scenario'" in capsys.readouterr().err
+
+
+def test_a_switch_explains_the_change_when_both_ends_differ_from_the_model(tmp_path: Path) -> None:
+    # both kernels print namec errors the new way (a switch the base lacks); the bad one
+    # also tokenizes #! lines: no single switch reproduces the bad end exactly, but
+    # +shebang-tokenize changes the model exactly where the ends differ
+    from harness.bisect.explain import ModelRun, explain_change
+    from harness.scenario.compiler import compile_scenario
+    from harness.trace.schema import read_trace
+
+    sc_path = ROOT / "testcases" / "exec" / "script-limits-seed.yaml"
+    runs = {}
+    for name, switches in (("good", '["+namec-error-suffix"]'), ("bad", '["+namec-error-suffix", "+shebang-tokenize"]')):
+        k = tmp_path / name
+        k.write_text(f'[simulated-kernel]\narch = "amd64"\nswitches = {switches}\n')
+        main(["run", "--kernel", str(k), str(sc_path), "--results", str(tmp_path / f"r-{name}")])
+        (run,) = (tmp_path / f"r-{name}").iterdir()
+        trace = read_trace(run / "amd64" / "script-limits-seed.guest.jsonl")
+        runs[name] = [ModelRun(compile_scenario(sc_path, "amd64"), trace)]
+    e = explain_change(runs["good"], runs["bad"], "amd64", "9front-2022.05")
+    assert e.switches == ["+shebang-tokenize"] and e.relative and not e.base_reproduces
+    assert "the model under 9front-2022.05 does not reproduce the ends themselves" in "\n".join(e.lines())
