@@ -191,7 +191,8 @@ class Bisect:
             self._record(rec, step_dir, started)
             raise EndFailure(ExitCode.DIVERGED, rec.why)
         if label in (Outcome.INFRA, Outcome.BOOT_CRASH):
-            rec.why = f"the {role} could not be booted: {label} in {n} of {t.runs} run(s): " + next(
+            what = "booted" if label == Outcome.BOOT_CRASH else "run (infrastructure failures, retried)"
+            rec.why = f"the {role} could not be {what}: {label} in {n} of {t.runs} run(s): " + next(
                 o.why for o in observations if o.outcome.value == label)
             self._record(rec, step_dir, started)
             raise EndFailure(ExitCode.INFRA, rec.why)

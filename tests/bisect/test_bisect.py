@@ -184,6 +184,26 @@ def test_everything_skipped_is_not_a_verdict(tmp_path: Path, cache: Path) -> Non
     msg = answer(results)["message"]
     assert msg.startswith("the first bad commit could be any of 2 commits")
     assert repo.commits[1][:12] in msg and repo.commits[2][:12] in msg
+    # failed builds are cached like the others; --rebuild builds everything again
+    assert len(repo.builds()) == 3
+    assert main(bisect_argv(repo, tmp_path / "r2", "--runs", "1")) == 1
+    assert len(repo.builds()) == 3
+    assert main(bisect_argv(repo, tmp_path / "r3", "--runs", "1", "--rebuild")) == 1
+    assert len(repo.builds()) == 6
+
+
+def test_infrastructure_failures_are_retried_and_never_a_verdict(tmp_path: Path, cache: Path) -> None:
+    # the bad end's console corrupts a record every time: a transport error, not behaviour
+    repo = make_repo(tmp_path, n=8, change=4, broken=None, boot_panic=None, flaky=None,
+                     faults={7: ["corrupt:script-quote-seed"]})
+    results = tmp_path / "r"
+    assert main(bisect_argv(repo, results, "--runs", "1", "--retries", "2")) == 3
+    ans = answer(results)
+    assert ans["message"].startswith("the bad end could not be run (infrastructure failures, retried): "
+                                     "infra in 1 of 1 run(s): script-quote-seed: transport error")
+    (run,) = results.iterdir()
+    bad_end = run / ans["steps"][-1]["dir"]
+    assert sorted(p.name for p in bad_end.glob("run-*")) == ["run-0", "run-1", "run-2"]
 
 
 @pytest.mark.parametrize("argv_change", [
