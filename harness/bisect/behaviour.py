@@ -42,6 +42,8 @@ class Observation:
     run_dir: Path
     traces: dict[str, Trace] = field(default_factory=dict)  # scenario -> guest trace
     crashes: dict[str, str] = field(default_factory=dict)  # scenario -> "panic", "hang", ...
+    agent: Path | None = None  # the guest agent the run used (the model's loader needs its image)
+    simulated: bool = False
 
 
 class KernelUnusable(HarnessError):
@@ -68,7 +70,7 @@ class Runner:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
 
-    def factory(self, kernel: Path, run_index: int, rd: ResultsDir) -> tuple[SessionFactory, RunConfig]:
+    def factory(self, kernel: Path, run_index: int, rd: ResultsDir) -> tuple[SessionFactory, RunConfig, Path | None]:
         spec = self.spec
         if is_simulated_kernel(kernel):
             from harness.run.simsession import SimulatedSession
@@ -82,7 +84,7 @@ class Runner:
             rd.meta |= {"simulated_kernel": sk.label, "simulated": True}
             cfg = RunConfig(spec.arch, spec.profile, scenario_timeout=spec.timeout)
             return (lambda n, r: SimulatedSession(n, r, spec.arch, spec.profile, kernel=sk,
-                                                  run_index=run_index)), cfg
+                                                  run_index=run_index)), cfg, None
         from harness.guest.build import resolve_agent
         from harness.run.qemusession import check_kernel, qemu_session_factory
 
@@ -94,7 +96,7 @@ class Runner:
                                             spec.boot_scale)
         cfg = RunConfig(spec.arch, spec.profile, agent_image=agent.read_bytes(), scenario_timeout=spec.timeout,
                         scratch_server="dossrv")
-        return qemu_session_factory(spec.arch, kernel, agent, spec.qemu_profile, spec.boot_scale), cfg
+        return qemu_session_factory(spec.arch, kernel, agent, spec.qemu_profile, spec.boot_scale), cfg, agent
 
     def observe(self, kernel: Path, run_dir: Path, run_index: int) -> Observation:
         """One run of KERNEL over the scenarios; everything it wrote is in RUN_DIR."""
@@ -103,13 +105,15 @@ class Runner:
         rd.meta = {"kernel": str(kernel), "arch": self.spec.arch, "profile": self.spec.profile,
                    "run_index": run_index}
         try:
-            factory, cfg = self.factory(kernel, run_index, rd)
+            factory, cfg, agent = self.factory(kernel, run_index, rd)
         except KernelUnusable:
             raise
         except HarnessError as e:  # e.g. the in-guest agent build failed
             return Observation(Outcome.INFRA, str(e), run_dir)
         verdicts = run_scenarios(self.spec.scenarios, cfg, factory, rd)
-        return _observation(verdicts, rd)
+        obs = _observation(verdicts, rd)
+        obs.agent, obs.simulated = agent, agent is None
+        return obs
 
 
 def _observation(verdicts: list[Verdict], rd: ResultsDir) -> Observation:

@@ -352,17 +352,10 @@ class Bisect:
         def runs(o: Observation) -> list[ModelRun]:
             return [ModelRun(by_name[name], trace) for name, trace in sorted(o.traces.items())]
 
-        agent_image = spec.agent.read_bytes() if spec.agent else None
-        scratch = "perm" if _simulated(ends[BAD]) else "dossrv"
+        agent = ends[BAD].agent
+        agent_image = agent.read_bytes() if agent is not None else None
+        scratch = "perm" if ends[BAD].simulated else "dossrv"  # as harness.run's sessions serve it
         return explain_change(runs(ends[GOOD]), runs(ends[BAD]), spec.arch, spec.profile, agent_image, scratch)
-
-
-def _simulated(obs: Observation) -> bool:
-    try:
-        meta = json.loads((obs.run_dir / "summary.json").read_text()).get("meta", {})
-    except (OSError, ValueError):
-        return False
-    return bool(meta.get("simulated"))
 
 
 def _duration(seconds: float) -> str:

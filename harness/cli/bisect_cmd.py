@@ -68,6 +68,10 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
     get_profile(prof)
     if Path(kernel_path).is_absolute() or ".." in Path(kernel_path).parts:
         raise UsageError(f"--kernel-path {kernel_path}: must be relative to the worktree, inside it")
+    if agent:
+        from harness.guest.build import check_agent_image
+
+        check_agent_image(arch, Path(agent).read_bytes(), agent)
     tree = g.open_repo(repo)
     good_c, bad_c = g.resolve(tree, good, "--good"), g.resolve(tree, bad, "--bad")
     if good_c == bad_c:
