@@ -16,6 +16,7 @@ the same way); ``--rebuild`` ignores the cache.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -65,11 +66,15 @@ class Builder:
 
     def build(self, commit: str) -> BuildResult:
         d = self.root / commit
-        if not self.rebuild:
-            hit = self._cached(commit, d)
-            if hit is not None:
-                return hit
-        return self._build(commit, d)
+        self.root.mkdir(parents=True, exist_ok=True)
+        # one build of a commit at a time, whichever bisect asks (two may share the cache)
+        with (self.root / f"{commit}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self.rebuild:
+                hit = self._cached(commit, d)
+                if hit is not None:
+                    return hit
+            return self._build(commit, d)
 
     def _cached(self, commit: str, d: Path) -> BuildResult | None:
         try:

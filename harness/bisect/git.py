@@ -10,6 +10,7 @@ replay`` can replay it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -97,12 +98,16 @@ def candidates(repo: Path, bad: str, goods: list[str]) -> list[str]:
 
 
 class Worktree:
-    """One detached worktree of REPO, reused for every commit, removed by close()."""
+    """One detached worktree of REPO, reused for every commit, removed by close().
+
+    Named after the owning process (wt-PID-...), so the worktree of a bisect that
+    was killed outright (SIGKILL, power loss) is removed by the next one."""
 
     def __init__(self, repo: Path, parent: Path) -> None:
         self.repo = repo
         parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix="wt-", dir=parent))
+        reap_stale(repo, parent)
+        self.path = Path(tempfile.mkdtemp(prefix=f"wt-{os.getpid()}-", dir=parent))
         self.added = False
 
     def checkout(self, commit: str) -> None:
@@ -119,6 +124,31 @@ class Worktree:
             self.added = False
         shutil.rmtree(self.path, ignore_errors=True)
         git(self.repo, "worktree", "prune", check=False)
+
+
+def reap_stale(repo: Path, parent: Path) -> None:
+    """Remove REPO's worktrees under PARENT whose owning process is gone."""
+    for line in git(repo, "worktree", "list", "--porcelain", check=False).splitlines():
+        if not line.startswith("worktree "):
+            continue
+        path = Path(line[len("worktree "):])
+        if path.parent != parent.resolve() or not path.name.startswith("wt-"):
+            continue
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            git(repo, "worktree", "remove", "--force", "--force", str(path), check=False)
+            shutil.rmtree(path, ignore_errors=True)
+    git(repo, "worktree", "prune", check=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class BisectLog:

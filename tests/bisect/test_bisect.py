@@ -226,6 +226,18 @@ def test_bad_input_is_exit_2_before_anything_runs(tmp_path: Path, cache: Path, a
     assert not (tmp_path / "r").exists()
 
 
+def test_a_worktree_left_by_a_killed_bisect_is_removed_by_the_next(tmp_path: Path, cache: Path) -> None:
+    repo = make_repo(tmp_path, n=3, change=2, broken=None, boot_panic=None, flaky=None)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = cache / "bisect" / "worktrees" / f"wt-{dead.pid}-killed"
+    stale.parent.mkdir(parents=True)
+    git(repo.path, "worktree", "add", "--detach", str(stale), repo.commits[0])
+    assert main(bisect_argv(repo, tmp_path / "r", "--runs", "1")) == 0
+    assert_clean(repo)
+    assert not stale.exists()
+
+
 def test_good_must_be_an_ancestor_of_bad(tmp_path: Path, cache: Path) -> None:
     repo = make_repo(tmp_path, n=3, change=2, broken=None, boot_panic=None, flaky=None)
     assert main(bisect_argv(repo, tmp_path / "r", good=2, bad=0)) == 2
