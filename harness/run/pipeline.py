@@ -225,6 +225,8 @@ def boot_crash(e: HarnessError) -> str | None:
 
     if isinstance(e, GuestPanic):
         return f"boot crash: {e}"
+    if isinstance(e.__cause__, GuestPanic):  # QemuSession.boot wraps it (harness.run.qemusession)
+        return f"boot crash: {e.__cause__}"
     if isinstance(e, BootTimeout) and e.kernel_started:
         return f"boot crash: kernel hung while booting: {e}"
     return None

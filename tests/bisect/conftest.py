@@ -37,7 +37,9 @@ class Repo:
 
     @property
     def build_cmd(self) -> str:
-        return f'echo "$NH_COMMIT" >> {self.builds_file} && sh build.sh'
+        # also checks what the harness promises the command: cwd = NH_WORKTREE, at NH_COMMIT
+        return (f'echo "$NH_COMMIT" >> {self.builds_file} && [ "$(cd "$NH_WORKTREE" && pwd -P)" = "$(pwd -P)" ] '
+                f'&& [ "$(git rev-parse HEAD)" = "$NH_COMMIT" ] && sh build.sh')
 
     def builds(self) -> list[str]:
         return self.builds_file.read_text().split() if self.builds_file.exists() else []

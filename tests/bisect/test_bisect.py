@@ -99,6 +99,7 @@ def test_bisect_names_the_commit_through_a_broken_build_a_boot_panic_and_a_flaky
     # a second bisect over the same range rebuilds nothing
     built = repo.builds()
     assert len(built) == len(set(built)) == len(ans["steps"])
+    assert set(built) == {s["commit"] for s in ans["steps"]}
     results2 = tmp_path / "results2"
     rc = main(bisect_argv(repo, results2, "--runs", "1"))
     out = capsys.readouterr()
