@@ -15,8 +15,8 @@ import pexpect
 
 from harness.qemu.console import BootTimeouts, Console, ConsoleLog
 from harness.qemu.profiles import get_profile as get_qemu_profile
+from harness.report.results import ResultsDir
 from harness.run.consolesession import AGENT_COMMAND, run_on_console
-from harness.run.results import ResultsDir
 from harness.run.session import GuestRun
 
 
