@@ -3,8 +3,8 @@
 On a terminal, ``rich`` draws a bar for the run and one line per VM (worker)
 under the verdict lines, which scroll above it.  Anywhere else (CI logs, a
 pipe) it writes plain lines: each verdict line as it comes, and at most every
-HEARTBEAT seconds a ``progress:`` line, so a long quiet run still shows it is
-alive.  The pipeline calls::
+HEARTBEAT seconds a ``progress:`` line (not with QUIET, which shows only the
+verdicts that are not a pass), so a long run in a CI log shows where it is.  The pipeline calls::
 
     progress.start(total, workers)
     progress.worker(n, "booting")             # optional: what VM n does
@@ -22,14 +22,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
+    ProgressColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
@@ -64,7 +65,6 @@ class Progress:
         self._last_beat = time.monotonic()
         self._rich: RichProgress | None = None
         self._task: TaskID | None = None
-        self._vm_tasks: dict[int, TaskID] = {}
 
     # -- the API the pipeline calls ------------------------------------------
     def start(self, total: int, workers: int = 1) -> None:
@@ -78,7 +78,6 @@ class Progress:
     def worker(self, worker: int, state: str) -> None:
         with self._lock:
             self.doing[worker] = state
-            self._update_vm(worker)
 
     def scenario_started(self, name: str, worker: int = 0) -> None:
         self.worker(worker, f"running {name}")
@@ -92,8 +91,7 @@ class Progress:
                     self.echo(line)
             if self._rich is not None and self._task is not None:
                 self._rich.update(self._task, completed=self.done)
-                self._update_vm(worker)
-            elif time.monotonic() - self._last_beat >= self.heartbeat:
+            elif not self.quiet and time.monotonic() - self._last_beat >= self.heartbeat:
                 self.echo(self.status_line())
 
     def skip(self, count: int = 1) -> None:
@@ -115,15 +113,15 @@ class Progress:
     def finish(self) -> None:
         with self._lock:
             if self._rich is not None:
-                for task in self._vm_tasks.values():
-                    self._rich.remove_task(task)
+                self.doing = {}  # the VM lines go; the bar stays, complete
+                self._rich.refresh()
                 self._rich.stop()
                 self._rich = None
 
     def status_line(self) -> str:
         """progress: D/T scenarios done, L left; vm0: running X, vm1: ..."""
         self._last_beat = time.monotonic()
-        vms = ", ".join(f"vm{n}: {what}" for n, what in sorted(self.doing.items()))
+        vms = ", ".join(f"vm{n}: {what}" for n, what in sorted(self.doing.items())) if len(self.doing) > 1 else ""
         return (f"progress: {self.done}/{self.total} {self.what} done, {max(0, self.total - self.done)} left"
                 + (f"; {vms}" if vms else ""))
 
@@ -136,15 +134,21 @@ class Progress:
     # -- rich ----------------------------------------------------------------
     def _start_rich(self, workers: int) -> None:
         console = Console(file=self.stream, force_terminal=True, highlight=False)
-        self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                                  refresh_per_second=4)
+        self._rich = _Live(self, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), TimeRemainingColumn(), console=console, refresh_per_second=4)
         self._task = self._rich.add_task(self.what, total=self.total)
-        if workers > 1:
-            self._vm_tasks = {n: self._rich.add_task(f"  vm{n}: starting", total=None, start=False)
-                              for n in range(workers)}
         self._rich.start()
 
-    def _update_vm(self, worker: int) -> None:
-        if self._rich is not None and worker in self._vm_tasks:
-            self._rich.update(self._vm_tasks[worker], description=f"  vm{worker}: {self.doing[worker]}")
+
+class _Live(RichProgress):
+    """rich's progress bar with one line per VM under it (when there is more than one)."""
+
+    def __init__(self, owner: Progress, *columns: ProgressColumn, **kw: Any) -> None:
+        self.owner = owner  # before rich's __init__: it renders once
+        super().__init__(*columns, **kw)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        if len(self.owner.doing) > 1:
+            for n, what in sorted(self.owner.doing.items()):
+                yield Text(f"  vm{n}: {what}", overflow="ellipsis", no_wrap=True)
