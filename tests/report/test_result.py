@@ -59,3 +59,43 @@ def test_harness_model_writes_the_same_summary_format(tmp_path: Path, monkeypatc
 def test_formats_register_themselves() -> None:
     assert [(f.key, f.suffix) for f in diff_formats()] == [("diff", ".diff.txt"), ("diff_html", ".diff.html")]
     assert "summary.json" in [f.filename for f in run_formats()]
+
+
+def test_discovery_finds_formats_nobody_imported() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from harness.report.formats import diff_formats, run_formats; "
+            "assert 'harness.report.html' not in sys.modules; "
+            "print(sorted(f.key for f in diff_formats()), sorted(f.filename for f in run_formats()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['diff', 'diff_html'] ['summary.json']"
+
+
+def test_a_registered_format_is_written_by_the_pipeline_with_no_other_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.report import formats
+    from harness.report.results import ResultsDir
+    from harness.run.pipeline import RunConfig, run_scenarios
+    from harness.run.simsession import SimulatedSession
+    from harness.scenario import compile_scenario
+    from harness.trace.diff import DiffResult
+
+    monkeypatch.setattr(formats, "_DIFF", dict(formats._DIFF))
+    monkeypatch.setattr(formats, "_RUN", dict(formats._RUN))
+
+    @formats.diff_format("diff_count", ".diff.count")
+    def count(result: DiffResult) -> str:
+        return f"{len(result.divergences)}\n"
+
+    @formats.run_format("verdicts.count")
+    def run_count(run: RunResult) -> str:
+        return f"{len(run.verdicts)}\n"
+
+    rd = ResultsDir.create(tmp_path, "t")
+    sc = compile_scenario(REPO / "testcases/exits/short.yaml", "amd64")
+    [v] = run_scenarios([sc], RunConfig("amd64", "9front-2022.05", scenario_timeout=30),
+                        lambda n, r: SimulatedSession(n, r, "amd64", "9front-2022.05"), rd)
+    assert v.status is Status.PASS and v.files["diff_count"] == "amd64/short.diff.count"
+    assert (rd.root / "amd64/short.diff.count").read_text() == "0\n"
+    assert (rd.root / "verdicts.count").read_text() == "1\n"
