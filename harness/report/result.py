@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from harness.errors import ExitCode
@@ -83,19 +84,58 @@ class Verdict:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Verdict:
-        return cls(**{**d, "status": Status(d["status"])})
+        """A verdict of summary.json or the journal; keys a newer harness added are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known and k != "status"}, status=Status(d["status"]))
 
 
-def exit_code_for(verdicts: list[Verdict]) -> int:
-    """0 all pass, 1 divergence or kernel crash, 3 infrastructure failure only."""
+# what each status makes of a run's exit code, as sets (the table above)
+KERNEL_VERDICTS = frozenset(st for st, code in _EXIT.items() if code == ExitCode.DIVERGED)
+HARNESS_FAULTS = frozenset(st for st, code in _EXIT.items() if code == ExitCode.INFRA)
+
+
+def exit_code_for(verdicts: list[Verdict], expected: int | None = None) -> int:
+    """0 all pass, 1 divergence or kernel crash, 3 infrastructure or internal failure.
+
+    A run with fewer (or more) verdicts than EXPECTED scenarios lost some: never 0."""
     codes = {v.status.exit_code for v in verdicts}
     if ExitCode.DIVERGED in codes:
         return ExitCode.DIVERGED
-    return ExitCode.INFRA if ExitCode.INFRA in codes else ExitCode.OK
+    if ExitCode.INFRA in codes or (expected is not None and len(verdicts) != expected):
+        return ExitCode.INFRA
+    return ExitCode.OK
 
 
 # summary.json "meta" keys that are fields of RunResult; the others stay in RunResult.extra
 _META_FIELDS = ("arch", "profile", "kernel", "simulated", "scenarios")
+
+
+class MetaView(MutableMapping[str, Any]):
+    """summary.json's "meta" of a run, read and written through to its fields
+    (``results.meta["scenarios"] = 1`` sets ``RunResult.scenarios``)."""
+
+    def __init__(self, run: RunResult) -> None:
+        self.run = run
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self.run, key) if key in _META_FIELDS else self.run.extra[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in _META_FIELDS:
+            setattr(self.run, key, value)
+        else:
+            self.run.extra[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key in _META_FIELDS:
+            raise KeyError(f"{key} is a field of the run, not removable")
+        del self.run.extra[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*_META_FIELDS, *self.run.extra])
+
+    def __len__(self) -> int:
+        return len(_META_FIELDS) + len(self.run.extra)
 
 
 @dataclass
@@ -109,9 +149,14 @@ class RunResult:
     verdicts: list[Verdict] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     elapsed: float = 0.0  # seconds, set by finish()
-    finished: bool = False
-    interrupted: bool = False
-    signal_exit: int | None = None  # 130 SIGINT, 143 SIGTERM, 129 SIGHUP: the code of an interrupted run
+    finished: bool = False  # every planned scenario ran
+    ended: bool = False  # the final summary: finished, interrupted or stopped by an error
+    interrupted: bool = False  # cut short by SIGINT, SIGTERM or SIGHUP
+    # the code the harness exits with when the run ended early: the signal's (130 SIGINT,
+    # 143 SIGTERM, 129 SIGHUP), or the error's that stopped it; None: the verdicts decide
+    final_exit: int | None = None
+    run_id: str = ""  # the run the directory belongs to (shards of one run share it)
+    shard: dict[str, Any] | None = None  # {index, count, plan, scenarios} of a sharded run
     extra: dict[str, Any] = field(default_factory=dict)  # agent, ktrace, ...: summary.json's meta
 
     def counts(self) -> dict[str, int]:
@@ -127,33 +172,33 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        if self.final_exit is not None:
+            return self.final_exit
         if self.interrupted:
-            return self.signal_exit if self.signal_exit is not None else 130
-        code = exit_code_for(self.verdicts)
-        if self.finished and self.lost and code == ExitCode.OK:
-            return ExitCode.INFRA  # scenarios vanished: never a success
-        return code
+            return 130
+        return exit_code_for(self.verdicts, self.scenarios if self.finished else None)
 
-    def finish(self, interrupted: bool = False, exit_code: int | None = None) -> None:
-        """The run is over (or was cut short: then EXIT_CODE is the signal's, 130/143/129)."""
+    def finish(self, interrupted: bool = False, exit_code: int | None = None, completed: bool | None = None) -> None:
+        """The run is over: completed (by default when not INTERRUPTED), or cut short
+        by a signal or an error whose EXIT_CODE the harness exits with."""
         self.elapsed = round(time.time() - self.started, 3)
-        self.finished = not interrupted
+        self.ended = True
         self.interrupted = interrupted
-        if interrupted:
-            self.signal_exit = exit_code if exit_code is not None else 130
+        self.finished = not interrupted if completed is None else completed
+        if exit_code is not None:
+            self.final_exit = int(exit_code)
+        elif interrupted:
+            self.final_exit = 130
 
     @property
-    def meta(self) -> dict[str, Any]:
-        return {"arch": self.arch, "profile": self.profile, "kernel": self.kernel,
-                "simulated": self.simulated, "scenarios": self.scenarios, **self.extra}
+    def meta(self) -> MetaView:
+        return MetaView(self)
 
-    def set_meta(self, meta: dict[str, Any]) -> None:
+    def set_meta(self, meta: Mapping[str, Any]) -> None:
         """Take summary.json's meta: the known keys into fields, the rest into extra."""
-        rest = dict(meta)
-        for name in _META_FIELDS:
-            if name in rest:
-                setattr(self, name, rest.pop(name))
-        self.extra = rest
+        self.extra = {}
+        for key, value in meta.items():
+            self.meta[key] = value
 
     def to_json(self, verdicts: bool = True) -> dict[str, Any]:
         """summary.json (the keys before this type existed stay as they were)."""
@@ -164,10 +209,13 @@ class RunResult:
             "elapsed_seconds": self.elapsed or round(time.time() - self.started, 3),
             "finished": self.finished,
             "interrupted": self.interrupted,
+            "ended": self.ended,
+            "run_id": self.run_id,
+            "shard": self.shard,
             "exit_code": self.exit_code,
             "counts": self.counts(),
             "lost": self.lost,
-            "meta": self.meta,
+            "meta": dict(self.meta),
         }
         if verdicts:
             out["verdicts"] = [v.to_json() for v in self.verdicts]
@@ -177,9 +225,10 @@ class RunResult:
     def from_json(cls, d: dict[str, Any]) -> RunResult:
         run = cls(Command(d.get("command", Command.RUN)), started=d.get("started_epoch", 0.0),
                   elapsed=d.get("elapsed_seconds", 0.0), finished=d.get("finished", False),
-                  interrupted=d.get("interrupted", False),
+                  interrupted=d.get("interrupted", False), ended=d.get("ended", False),
+                  run_id=d.get("run_id", ""), shard=d.get("shard"),
                   verdicts=[Verdict.from_json(v) for v in d.get("verdicts", [])])
         run.set_meta(d.get("meta", {}))
-        if run.interrupted:
-            run.signal_exit = d.get("exit_code")
+        if run.ended and not run.finished and isinstance(d.get("exit_code"), int):
+            run.final_exit = d["exit_code"]  # the code of a run cut short: not recomputable
         return run

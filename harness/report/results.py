@@ -34,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -42,7 +43,7 @@ from harness import __version__
 from harness.errors import InputError, WriteError
 from harness.files import write_atomic, write_error
 from harness.report.formats import run_format, run_formats
-from harness.report.result import Command, RunResult, Verdict
+from harness.report.result import Command, MetaView, RunResult, Verdict
 
 JOURNAL = "verdicts.jsonl"
 SUMMARY = "summary.json"
@@ -105,7 +106,7 @@ class ResultsDir:
             if e.errno in _HOST_ERRNOS:
                 raise write_error(base, e) from None
             raise InputError(f"results directory {base}: cannot create it: {e.strerror or e}") from None
-        rd = cls(root, RunResult(command))
+        rd = cls(root, RunResult(command, run_id=root.name))
         write_atomic(root / "command.txt", " ".join(sys.argv) + "\n")
         try:
             rd._journal = (root / JOURNAL).open("a", encoding="utf-8")
@@ -124,12 +125,33 @@ class ResultsDir:
         return self.run.started
 
     @property
-    def meta(self) -> dict[str, Any]:
+    def meta(self) -> MetaView:
+        """summary.json's meta, read and written through to the run's fields."""
         return self.run.meta
 
     @meta.setter
-    def meta(self, value: dict[str, Any]) -> None:
+    def meta(self, value: Mapping[str, Any]) -> None:
         self.run.set_meta(value)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @run_id.setter
+    def run_id(self, value: str) -> None:
+        self.run.run_id = value
+
+    @property
+    def shard(self) -> dict[str, Any] | None:
+        return self.run.shard
+
+    @shard.setter
+    def shard(self, value: dict[str, Any] | None) -> None:
+        self.run.shard = value
+
+    def expected(self) -> int | None:
+        """The scenario runs planned (meta "scenarios"), when known."""
+        return self.run.scenarios
 
     # -- files ----------------------------------------------------------------
     def path(self, *parts: str) -> Path:
@@ -177,23 +199,28 @@ class ResultsDir:
             except OSError as e:
                 self.write_failure = write_error(self.root / JOURNAL, e)
 
-    def write_summary(self, finished: bool = False) -> None:
-        """Write every run format (summary.json) as the run stands; FINISHED: see finish()."""
-        if finished:
-            self.finish()
+    def write_summary(self, finished: bool = False, *, interrupted: bool = False,
+                      exit_code: int | None = None) -> None:
+        """Write every run format (summary.json) as the run stands.  With FINISHED,
+        INTERRUPTED or an EXIT_CODE (a run stopped by an error) it is the final one:
+        finish()."""
+        if finished or interrupted or exit_code is not None:
+            self.finish(interrupted, exit_code, completed=finished)
             return
         with self._lock:
             for fmt in run_formats():
                 write_atomic(self.root / fmt.filename, fmt.render(self.run))
 
-    def finish(self, interrupted: bool = False, exit_code: int | None = None) -> int:
+    def finish(self, interrupted: bool = False, exit_code: int | None = None,
+               completed: bool | None = None) -> int:
         """End the run: the final summary, once (later calls change nothing).  INTERRUPTED
-        with the signal's EXIT_CODE (130 SIGINT, 143 SIGTERM, 129 SIGHUP).  Returns the
-        run's exit code; raises WriteError when the results could not all be written."""
+        with the signal's EXIT_CODE (130 SIGINT, 143 SIGTERM, 129 SIGHUP); an EXIT_CODE
+        alone: a run an error stopped.  Returns the run's exit code; raises WriteError
+        when the results could not all be written."""
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self.run.finish(interrupted, exit_code)
+                self.run.finish(interrupted, exit_code, completed)
                 self._close_journal()
                 try:
                     self.write_summary()
@@ -221,7 +248,7 @@ def read_results(root: Path) -> RunResult:
         run = RunResult.from_json(json.loads((root / SUMMARY).read_text(encoding="utf-8")))
     except (OSError, ValueError) as e:
         raise InputError(f"{root / SUMMARY}: not a readable summary: {e}") from None
-    if run.finished or run.interrupted:
+    if run.ended:
         return run
     journal = root / JOURNAL
     verdicts = []

@@ -196,3 +196,16 @@ def test_sigint_during_a_simulated_run_leaves_an_interrupted_summary(tmp_path: P
     assert (s["interrupted"], s["finished"], s["exit_code"]) == (True, False, 130)
     assert len(s["verdicts"]) >= 1 and s["lost"] == s["meta"]["scenarios"] - len(s["verdicts"]) > 0
     assert "interrupted" in err
+
+
+def test_meta_writes_through_and_an_error_stopped_run_keeps_its_code(tmp_path: Path) -> None:
+    rd = ResultsDir.create(tmp_path, "t")
+    rd.meta = {"arch": "amd64", "profile": "p", "kernel": "/k", "simulated": False}
+    rd.meta["scenarios"] = 4  # as the pipeline sets it
+    rd.meta["agent"] = "/a.out"
+    assert rd.expected() == 4 and rd.run.scenarios == 4 and rd.meta["agent"] == "/a.out"
+    rd.write_summary(finished=False, exit_code=2)  # bad input found after the directory was made
+    s = _summary(rd)
+    assert (s["finished"], s["interrupted"], s["ended"], s["exit_code"]) == (False, False, True, 2)
+    assert s["meta"]["scenarios"] == 4 and s["meta"]["agent"] == "/a.out" and s["run_id"] == rd.root.name
+    assert read_results(rd.root).exit_code == 2
