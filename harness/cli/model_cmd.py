@@ -58,23 +58,34 @@ def model(scenarios: tuple[str, ...], arch: str | None, profile: str | None, sys
     agent_image = Path(agent).read_bytes() if agent else None
     run = RunResult(Command.MODEL, arch=",".join(arches),
                     profile=profile or ",".join(sorted({default_profile(a) for a in arches})))
-    with Progress(lambda v, _colour: model_verdict_lines(v), quiet=quiet) as progress:
-        progress.start(len(arches) * len(files))
-        for a in arches:
-            prof = profile or default_profile(a)
-            for f in files:
-                v = run_on_model(f, a, prof, Path(outdir), agent_image)
-                if v is None:
-                    progress.skip()
-                    continue
-                run.verdicts.append(v)
-                progress.scenario_done(v.scenario, v)
+    try:
+        with Progress(lambda v, _colour: model_verdict_lines(v), quiet=quiet) as progress:
+            _run_model(run, arches, files, profile, Path(outdir), agent_image, progress)
+    except KeyboardInterrupt:
+        run.finish(interrupted=True, exit_code=130)
+        if summary_path:
+            write_atomic(Path(summary_path), summary_json(run))
+        raise
     run.scenarios = len(run.verdicts)
     run.finish()
     click.echo(model_summary_line(run, outdir))
     if summary_path:
         write_atomic(Path(summary_path), summary_json(run))
     return run.exit_code
+
+
+def _run_model(run: RunResult, arches: list[str], files: list[Path], profile: str | None, outdir: Path,
+               agent_image: bytes | None, progress: Progress) -> None:
+    progress.start(len(arches) * len(files))
+    for a in arches:
+        prof = profile or default_profile(a)
+        for f in files:
+            v = run_on_model(f, a, prof, outdir, agent_image)
+            if v is None:
+                progress.skip()
+                continue
+            run.verdicts.append(v)
+            progress.scenario_done(v.scenario, v)
 
 
 @click.command("compile")

@@ -209,3 +209,23 @@ def test_meta_writes_through_and_an_error_stopped_run_keeps_its_code(tmp_path: P
     assert (s["finished"], s["interrupted"], s["ended"], s["exit_code"]) == (False, False, True, 2)
     assert s["meta"]["scenarios"] == 4 and s["meta"]["agent"] == "/a.out" and s["run_id"] == rd.root.name
     assert read_results(rd.root).exit_code == 2
+
+
+def test_sigint_during_harness_model_leaves_an_interrupted_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "model.json"
+    proc = subprocess.Popen([*HARNESS, "model", "testcases", "--arch", "all", "-o", str(tmp_path / "t"), "-q",
+                             "--summary", str(summary)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list((tmp_path / "t").rglob("*.model.jsonl"))) < 5:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    s = json.loads(summary.read_text())
+    assert (s["command"], s["interrupted"], s["finished"], s["exit_code"]) == ("model", True, False, 130)
+    assert len(s["verdicts"]) >= 5
