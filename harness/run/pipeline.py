@@ -197,6 +197,8 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
                     needs_recovery = True
                 record(i, _timed(v, started), n)
                 if needs_recovery:
+                    if progress is not None:
+                        progress.worker(n, "recovering")
                     try:
                         session.recover()
                     except HarnessError as e2:
