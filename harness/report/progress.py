@@ -94,6 +94,10 @@ class Progress:
             elif not self.quiet and time.monotonic() - self._last_beat >= self.heartbeat:
                 self.echo(self.status_line())
 
+    def __call__(self, verdict: Verdict) -> None:
+        """A Progress is also the pipeline's older callback, ``progress(verdict)``."""
+        self.scenario_done(verdict.scenario, verdict)
+
     def skip(self, count: int = 1) -> None:
         """COUNT planned scenario runs do not apply after all (arch, profile)."""
         with self._lock:

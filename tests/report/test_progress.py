@@ -93,3 +93,11 @@ def test_on_a_terminal_each_vm_has_a_line(tmp_path: Path) -> None:
     assert "vm0: " in plain and "vm1: " in plain
     assert re.search(r"scenarios .*7/7", plain)
     assert "run: 7 scenarios: 7 pass" in plain
+
+
+def test_a_progress_is_also_a_verdict_callback() -> None:
+    out = io.StringIO()
+    with Progress(verdict_lines, stream=out) as p:
+        p.start(1)
+        p(_v("a"))
+    assert p.done == 1 and out.getvalue().startswith("pass        amd64  a")
