@@ -229,3 +229,10 @@ def test_sigint_during_harness_model_leaves_an_interrupted_summary(tmp_path: Pat
     s = json.loads(summary.read_text())
     assert (s["command"], s["interrupted"], s["finished"], s["exit_code"]) == ("model", True, False, 130)
     assert len(s["verdicts"]) >= 5
+
+
+def test_a_results_directory_that_cannot_be_made_is_bad_input(tmp_path: Path) -> None:
+    proc = subprocess.run([*HARNESS, "run", "--simulate", "--arch", "amd64", "--results", "/proc/nh-results",
+                           "testcases/exits/short.yaml"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "harness: results directory /proc/nh-results: cannot create it: No such file or directory"
