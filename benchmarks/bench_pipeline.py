@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.report.results import ResultsDir
 from harness.run.modelrun import model_trace
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.results import ResultsDir
 from harness.run.simsession import SimulatedSession
 from harness.scenario import compile_scenario
 

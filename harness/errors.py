@@ -58,6 +58,10 @@ class InfraError(HarnessError):
     exit_code = ExitCode.INFRA
 
 
+class WriteError(InfraError):
+    """The harness cannot write its own output (disk full, file size limit, read-only)."""
+
+
 class QemuMissing(InfraError):
     pass
 

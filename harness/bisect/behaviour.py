@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.guest.simkernel import is_simulated_kernel
 from harness.guest.simkernel import load as load_simulated_kernel
+from harness.report import text as rtext
 from harness.run.pipeline import RunConfig, SessionFactory, run_scenarios
 from harness.run.results import ResultsDir
 from harness.run.verdict import Status, Verdict
@@ -81,7 +82,7 @@ class Runner:
                 raise KernelUnusable(str(e)) from None
             if sk.arch != spec.arch:
                 raise KernelUnusable(f"the build made a SIMULATED {sk.arch} kernel, not {spec.arch}")
-            rd.meta |= {"simulated_kernel": sk.label, "simulated": True}
+            rd.meta.update({"simulated_kernel": sk.label, "simulated": True})
             cfg = RunConfig(spec.arch, spec.profile, scenario_timeout=spec.timeout)
             return (lambda n, r: SimulatedSession(n, r, spec.arch, spec.profile, kernel=sk,
                                                   run_index=run_index)), cfg, None
@@ -141,7 +142,7 @@ def difference(a: Observation, b: Observation, la: str = "A", lb: str = "B") -> 
                     f"{lb} {b.crashes.get(name) or 'none'}")
         result = tdiff.diff(a.traces[name], b.traces[name], la, lb)
         if not result.identical:
-            return f"{name}: {tdiff.first_line(result)}"
+            return f"{name}: {rtext.first_line(result)}"
     return None
 
 

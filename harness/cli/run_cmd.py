@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,10 +10,12 @@ from harness.errors import ExitCode, UsageError
 from harness.guest.simkernel import is_simulated_kernel
 from harness.guest.simkernel import load as load_simulated_kernel
 from harness.model.profiles import get_profile
+from harness.report.progress import Progress
+from harness.report.results import ResultsDir
+from harness.report.symbolise import symboliser
+from harness.report.text import run_summary_line, verdict_lines
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.results import ResultsDir
-from harness.run.verdict import Status, Verdict, exit_code_for
 from harness.scenario.compiler import compile_scenario, find_scenarios
 
 POINTER = """\
@@ -136,58 +137,29 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
             return SimulatedSession(n, rd, arch, prof, fault, kernel=sim_kernel)
 
         if sim_kernel is not None:
-            results.meta |= {"kernel": str(sim_kernel.path), "simulated_kernel": sim_kernel.label}
+            results.meta.update({"kernel": str(sim_kernel.path), "simulated_kernel": sim_kernel.label})
 
         results.write_versions([])
         run_factory = factory
     else:
         results.write_versions([qemu_binary])
-        cfg.symbolise = _symboliser(Path(kernel or ""))
+        cfg.symbolise = symboliser(Path(kernel or ""))
         cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
         run_factory = qemu_factory  # type: ignore[assignment]
     click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}"
                f"{f' ({sim_kernel.label})' if sim_kernel else ''}, "
                f"{jobs} job(s); results in {results.root}/")
+    progress = Progress(verdict_lines)
     try:
-        verdicts = run_scenarios(compiled, cfg, run_factory, results, progress=_print_verdict)
+        with progress:
+            run_scenarios(compiled, cfg, run_factory, results, progress=progress)
     except KeyboardInterrupt:
-        results.write_summary(finished=False)
+        results.finish(interrupted=True, exit_code=130)
         click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
         return 130
-    _print_summary(verdicts, results.root)
-    return exit_code_for(verdicts)
-
-
-def _print_verdict(v: Verdict) -> None:
-    colour = {Status.PASS: "green", Status.DIVERGED: "red", Status.GUEST_CRASH: "red", Status.BOOT_CRASH: "red",
-              Status.INFRA_ERROR: "yellow"}[v.status]
-    click.echo(click.style(v.describe(), fg=colour))
-    if v.status is Status.DIVERGED and v.detail:
-        click.echo("\n".join("    " + line for line in v.detail.splitlines()[:12]))
-
-
-def _print_summary(verdicts: list[Verdict], root: Path) -> None:
-    counts: dict[str, int] = {}
-    for v in verdicts:
-        counts[v.status.value] = counts.get(v.status.value, 0) + 1
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    click.echo(f"run: {len(verdicts)} scenarios: {parts}; results in {root}/ (summary.json)")
-
-
-def _symboliser(kernel: Path) -> Callable[[int], str | None] | None:
-    from harness.errors import InputError
-    from harness.model.symbols import load_symbols
-
-    try:
-        table = load_symbols(kernel)
-    except InputError:
-        return None
-
-    def symbolise(pc: int) -> str | None:
-        hit = table.lookup(pc)
-        return f"{hit[0]}+{hit[1]:#x}" if hit else None
-
-    return symbolise
+    code = results.finish()
+    click.echo(run_summary_line(results.run, str(results.root)))
+    return code
 
 
 __all__ = ["ExitCode", "run"]

@@ -19,8 +19,9 @@ Boot states, in order (each optional state may be skipped by a given setup)::
 Each state has its own timeout (sized for TCG emulation and multiplied by a
 scale factor); when it runs out, ``BootTimeout`` names the state and quotes the
 last console lines.  A kernel panic seen in any state (or while a command runs)
-raises ``GuestPanic`` carrying a ``PanicEvent`` with the panic message, the PC
-when the kernel printed one, and the surrounding console lines.
+raises ``GuestPanic`` carrying a ``PanicEvent`` (harness.report.panic parses it)
+with the panic message, the PC when the kernel printed one, and the
+surrounding console lines.
 
 Commands are framed so their output is cut out exactly, whatever else the
 console carries::
@@ -52,6 +53,7 @@ import pexpect.fdpexpect
 
 from harness.errors import BootTimeout, ExitCode, HarnessError, ImageError, InfraError, UsageError
 from harness.qemu.profiles import QemuProfile
+from harness.report.panic import PanicEvent, panic_event
 
 
 class BootState(enum.Enum):
@@ -107,14 +109,6 @@ class CommandTimeout(InfraError):
     def __init__(self, message: str, last_lines: Sequence[str]) -> None:
         self.last_lines = list(last_lines)
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class PanicEvent:
-    message: str  # text after "panic: "
-    pc: int | None  # the faulting/panic PC if the kernel printed one
-    lines: tuple[str, ...]  # console lines around the panic (before and after)
-    state: str  # boot state or "command" when it happened
 
 
 class GuestPanic(HarnessError):
@@ -207,24 +201,6 @@ def _clean(text: str) -> str:
     return re.sub(r"\r+\n", "\n", text)
 
 
-_PC = re.compile(r"pc=(0x[0-9a-fA-F]+)")
-_KTRACE = re.compile(r"ktrace \S+ (?:0x)?([0-9a-fA-F]+)")
-
-
-def parse_panic_pc(message: str, after: Sequence[str], before: Sequence[str]) -> int | None:
-    """The PC of a panic: from the message, the dumpstack ``ktrace`` line, or a trap
-    line printed just before the panic."""
-    for text in [message, *after]:
-        m = _PC.search(text) or _KTRACE.search(text)
-        if m:
-            return int(m.group(1), 16)
-    for text in reversed(before):
-        m = _PC.search(text)
-        if m:
-            return int(m.group(1), 16)
-    return None
-
-
 class Console:
     """A pexpect-driven guest console (a socket to QEMU's serial port, or any spawn)."""
 
@@ -307,14 +283,7 @@ class Console:
         while time.monotonic() < end:
             if self._poll([pexpect.TIMEOUT, pexpect.EOF, r"[\s\S]+"], 0.5) != 2:
                 break
-        lines = self.log.lines(80)
-        idx = max((i for i, line in enumerate(lines) if line.startswith("panic: ")), default=-1)
-        before, after = (lines[:idx], lines[idx + 1 :]) if idx >= 0 else (lines, [])
-        message = lines[idx][len("panic: ") :] if idx >= 0 else message.rstrip("\r")
-        pc = parse_panic_pc(message, after, before)
-        raise GuestPanic(PanicEvent(message=message, pc=pc,
-                                    lines=tuple(before[-10:] + [f"panic: {message}"] + after),
-                                    state=where))
+        raise GuestPanic(panic_event(self.log.lines(80), message, where))  # parsing: harness.report.panic
 
     def _poll(self, patterns: list[Any], timeout: float) -> int:
         """expect() that reports a reset connection as -1 instead of raising."""

@@ -19,10 +19,14 @@ from pathlib import Path
 from harness.errors import HarnessError, InfraError
 from harness.guest.simkernel import SimulatedKernel, is_simulated_kernel
 from harness.guest.simkernel import load as load_simulated_kernel
+from harness.report import text as rtext
+from harness.report.formats import diff_formats
+from harness.report.panic import crash_summary
+from harness.report.progress import Progress
+from harness.report.result import Status, Verdict
+from harness.report.results import ResultsDir
 from harness.run.modelrun import model_trace
-from harness.run.results import ResultsDir
 from harness.run.session import GuestRun, GuestSession
-from harness.run.verdict import Status, Verdict
 from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
 from harness.trace import frame as tframe
@@ -69,11 +73,9 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
     if cfg.ktrace:
         verdict.ktrace = save_ktrace(run, guest, results, base, files)
     if run.crash is not None:
-        where = ""
-        if run.panic_pc is not None and cfg.symbolise is not None:
-            where = f" at {cfg.symbolise(run.panic_pc) or hex(run.panic_pc)}"
         verdict.status = Status.GUEST_CRASH
-        verdict.summary = f"{run.crash}{where}" + (" (in a traced run, -t)" if cfg.ktrace else "")
+        verdict.summary = crash_summary(run.crash, run.panic_pc, cfg.symbolise) + (
+            " (in a traced run, -t)" if cfg.ktrace else "")
         verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
         return verdict
     if transport:
@@ -93,16 +95,15 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
         verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
         return verdict
     result = tdiff.diff_traces(model, guest)
-    (results.path(f"{base}.diff.txt")).write_text(tdiff.render_text(result, color=False))
-    (results.path(f"{base}.diff.html")).write_text(tdiff.render_html(result))
-    files["diff"] = f"{base}.diff.txt"
-    files["diff_html"] = f"{base}.diff.html"
+    for fmt in diff_formats():  # ARCH/NAME.diff.txt, .diff.html, ... (harness.report.formats)
+        files[fmt.key] = f"{base}{fmt.suffix}"
+        results.write_text(files[fmt.key], fmt.render(result))
     if not result.identical:
         verdict.status = Status.DIVERGED
-        verdict.summary = tdiff.first_line(result)
+        verdict.summary = rtext.first_line(result)
         if verdict.ktrace and verdict.ktrace.get("perturbed"):
             verdict.summary += " (traced run: the kernel's trace formatter changed a call; see ktrace)"
-        verdict.detail = tdiff.render_text(result, color=False, summary=False)
+        verdict.detail = rtext.render_text(result, color=False, summary=False)
     return verdict
 
 
@@ -113,7 +114,7 @@ def save_ktrace(run: GuestRun, guest: Trace, results: ResultsDir, base: str,
     records, _ = tframe.decode_records(run.output)
     ktrecs = [r for r in records if r.kind == KTRACE]
     items, _trunc, _errs = tktrace.texts_of(ktrecs)
-    results.path(f"{base}.ktrace.txt").write_text(tktrace.render(items))
+    results.write_text(f"{base}.ktrace.txt", tktrace.render(items))
     kt = tktrace.from_records(ktrecs)
     cc = tktrace.cross_check(guest.records, kt)
     if run.crash is not None:
@@ -121,7 +122,7 @@ def save_ktrace(run: GuestRun, guest: Trace, results: ResultsDir, base: str,
     else:
         line = cc.line() if kt.calls else "ktrace: no kernel trace records"
     summary: dict[str, object] = {"line": line, **cc.to_json(), "tracer_errors": kt.errors}
-    results.path(f"{base}.ktrace.json").write_text(json.dumps(
+    results.write_text(f"{base}.ktrace.json", json.dumps(
         {"crosscheck": summary, "calls": [c.to_json() for c in kt.calls]}, indent=1) + "\n")
     files["ktrace"] = f"{base}.ktrace.txt"
     files["ktrace_json"] = f"{base}.ktrace.json"
@@ -136,8 +137,13 @@ def _last_call(kt: tktrace.KTrace) -> str:
 
 
 def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,
-                  results: ResultsDir, progress: Callable[[Verdict], None] | None = None) -> list[Verdict]:
-    """Run SCENARIOS on cfg.jobs guests in parallel; verdicts in scenario order."""
+                  results: ResultsDir, progress: Progress | None = None) -> list[Verdict]:
+    """Run SCENARIOS on cfg.jobs guests in parallel; verdicts in scenario order.  The results
+    directory is finished (summary.json) when they all have a verdict."""
+    if results.run.scenarios is None:
+        results.run.scenarios = len(scenarios)  # fewer verdicts than this can never exit 0
+    if progress is not None:
+        progress.start(len(scenarios), max(1, cfg.jobs))
     todo: queue.Queue[tuple[int, Scenario]] = queue.Queue()
     for i, sc in enumerate(scenarios):
         todo.put((i, sc))
@@ -146,12 +152,12 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
     programs = {sc.name: sc.program.dumps() for sc in scenarios}
     healthy = [max(1, cfg.jobs)]  # workers still able to run scenarios
 
-    def record(i: int, v: Verdict) -> None:
+    def record(i: int, v: Verdict, worker: int = 0) -> None:
         with lock:
             verdicts[i] = v
             results.add(v)
             if progress is not None:
-                progress(v)
+                progress.scenario_done(v.scenario, v, worker)
 
     def lose_worker(why: str) -> None:
         """A worker's machine is gone: its share goes to the healthy workers, and only
@@ -165,6 +171,8 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
     def worker(n: int) -> None:
         session: GuestSession | None = None
         try:
+            if progress is not None:
+                progress.worker(n, "booting")
             session = factory(n, results)
             session.deliver(programs)  # before boot: a delivery disk is attached at start
             session.boot()
@@ -184,6 +192,8 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
                 except queue.Empty:
                     return
                 started = time.monotonic()
+                if progress is not None:
+                    progress.scenario_started(sc.name, n)
                 needs_recovery = False
                 try:
                     run = session.run_program(sc.name, cfg.scenario_timeout)
@@ -192,8 +202,10 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
                 except InfraError as e:
                     v = Verdict(sc.name, cfg.arch, cfg.profile, Status.INFRA_ERROR, summary=str(e))
                     needs_recovery = True
-                record(i, _timed(v, started))
+                record(i, _timed(v, started), n)
                 if needs_recovery:
+                    if progress is not None:
+                        progress.worker(n, "recovering")
                     try:
                         session.recover()
                     except HarnessError as e2:
@@ -208,7 +220,7 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
     for t in threads:
         while t.is_alive():
             t.join(0.2)
-    results.write_summary(finished=True)
+    results.finish()
     return [verdicts[i] for i in sorted(verdicts)]
 
 

@@ -22,8 +22,8 @@ from harness.qemu.console import BootTimeouts, GuestPanic
 from harness.qemu.machine import Machine
 from harness.qemu.profiles import Disk, QemuProfile, qemu_img
 from harness.qemu.profiles import get_profile as get_qemu_profile
+from harness.report.results import ResultsDir
 from harness.run.consolesession import AGENT_COMMAND, run_on_console
-from harness.run.results import ResultsDir
 from harness.run.session import GuestRun, GuestSession
 
 MOUNTPOINT = "/n/nh"

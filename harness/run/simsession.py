@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pexpect
 
+from harness.files import write_atomic
 from harness.guest.simkernel import SimulatedKernel, next_run_index
 from harness.qemu.console import DEFAULT_TIMEOUTS, BootState, BootTimeouts, Console, ConsoleLog
 from harness.qemu.profiles import get_profile as get_qemu_profile
+from harness.report.results import ResultsDir
 from harness.run.consolesession import AGENT_COMMAND, run_on_console
-from harness.run.results import ResultsDir
 from harness.run.session import GuestRun
 
 # The simulator prints its banner once Python has started (slow on a loaded
@@ -61,12 +62,12 @@ class SimulatedSession:
         pdir.mkdir(parents=True, exist_ok=True)
         for n, (name, text) in enumerate(sorted(programs.items())):
             path = pdir / f"{n:04d}.nhp"
-            path.write_text(text)
+            write_atomic(path, text)  # a full disk is one infra line (harness.files)
             self.programs[name] = path
 
     def boot(self) -> None:
         argv = self._argv()
-        (self.workdir / "simulator.cmdline").write_text(shlex.join(argv) + "\n")
+        write_atomic(self.workdir / "simulator.cmdline", shlex.join(argv) + "\n")
         self.child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", codec_errors="replace", timeout=30, echo=False)
         self.console = Console(self.child, ConsoleLog(self.log_path), line_end="\n")
         self.console.boot(get_qemu_profile(self.arch), timeouts=BootTimeouts(per_state=dict(SIM_TIMEOUTS)))

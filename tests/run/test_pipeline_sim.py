@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.report.result import Status
+from harness.report.results import ResultsDir
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.results import ResultsDir
 from harness.run.simsession import SimulatedSession
-from harness.run.verdict import Status
 from harness.scenario import compile_scenario
 
 CORPUS = Path(__file__).resolve().parents[2] / "testcases"

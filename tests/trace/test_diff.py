@@ -9,17 +9,10 @@ from pathlib import Path
 import click
 import pytest
 
+from harness.report.html import render_html
+from harness.report.text import first_line, render_text
 from harness.trace import frame
-from harness.trace.diff import (
-    EXTRA,
-    FIELD,
-    MISSING,
-    diff,
-    diff_traces,
-    first_line,
-    render_html,
-    render_text,
-)
+from harness.trace.diff import EXTRA, FIELD, MISSING, diff, diff_traces
 from harness.trace.schema import Header, Record, Trace
 
 SEGS = [["Stack", "", 0x7FFFFEFFF000, 0x7FFFFFFFF000, 1], ["Text", "R", 0x200000, 0x400000, 2],
