@@ -1,0 +1,530 @@
+"""The catalogue of operations: every operation a program can perform, said once.
+
+Each ``Op`` is one statement of the compiled program (harness/program.py):
+its kind, its parameters in program order with the C type the kernel (or the
+libc routine, for operations that are not one system call) reads them as, the
+kernel's sysctab name, what it returns, and the ``out`` keys its record
+reports.  Everything else is a view of this table:
+
+* ``harness.program``: argument counts and which argument kinds each position
+  takes (``Op.slots``), the probe names;
+* ``harness.scenario.compiler``: the scenario parameter names and types;
+* ``harness.trace.ktrace`` (``OP_SYSCALLS``) and ``harness.trace.normalise``
+  (pid- and address-returning calls);
+* ``harness.guest.hostbuild``: what each record hands back to the host agent;
+* the guest agent's op table and enums, generated into
+  ``harness/guest/agent/ops.h``;
+* the per-operation reference in docs/SCENARIOS.md.
+
+After editing this file run ``python -m harness.ops --write`` (``make gen``);
+``tests/test_ops.py`` fails while a generated file is stale.  A new system
+call is: an ``Op`` here, its model handler (``sys_NAME``), its case in the
+agent's ``perform()``, and scenarios.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class OpKind(StrEnum):
+    """What a statement is: a call under test, a read-only look, or set-up."""
+
+    CALL = "call"
+    PROBE = "probe"
+    ACTION = "action"
+
+
+class PType(StrEnum):
+    """A parameter's type as a scenario writes it (the compiler's view)."""
+
+    FLAGS = "flags"  # a number, constant names, "A|B" or a list of them
+    INT = "int"  # a number or a constant
+    STR = "str"  # a string (pointer to NUL-terminated text), null for nil
+    BUF = "buf"  # a declared buffer NAME or NAME+OFF, null for nil
+    ADDR = "addr"  # an address: number, BASE, BASE+OFF
+    BLOCK = "block"  # a list of steps (rfork's child, exec's continuation)
+    MODE = "mode"  # a note-handler mode (HANDLER_MODES)
+    STRLIST = "strlist"  # a list of strings (argv), null for a nil vector
+    WORD = "word"  # a probe or touch name
+
+
+class Slot(StrEnum):
+    """Which program argument kinds (``i: s: b: ...``) a parameter position takes."""
+
+    VALUE = "v"  # a machine word: i s b a v n (integers and pointers mix freely, as in C)
+    BLOCK = "c"
+    MODE = "h"
+    WORD = "w"
+
+
+# Program argument kinds, by prefix (harness/program.py).
+ARG_KINDS = {
+    "i": "integer: decimal or 0x-hex, may be negative (64 bits)",
+    "s": "pointer to a NUL-terminated string (the rest of the token); $agent and $dir expand",
+    "b": "pointer into a declared buffer: NAME or NAME+OFF",
+    "a": "address: BASE, BASE+OFF or BASE-OFF; BASE is a number or one of ADDRESS_BASES",
+    "v": "the value of a variable saved with >VAR",
+    "n": "nil pointer",
+    "c": "a block name (rfork child body, exec continuation)",
+    "h": "a note-handler mode (see HANDLER_MODES)",
+    "w": "a word: a probe or action name",
+}
+# Symbolic address bases, resolved per process at run time.
+ADDRESS_BASES = ("text", "data", "bss", "end", "stack", "stacktop")
+# What the note handler installed by ``notify h:MODE`` does with each note:
+# record it, then noted(NCONT) / noted(NDFLT) / exits(note) / noted(bogus).
+HANDLER_MODES = ("cont", "dflt", "exit", "badarg", "none")
+# Variables every process has: its own pid, its parent's pid (for postnote).
+PREDEFINED_VARS = ("pid", "ppid")
+
+VALUE_KINDS = "isbavn"
+SLOT_KINDS: dict[Slot, str] = {Slot.VALUE: VALUE_KINDS, Slot.BLOCK: "c", Slot.MODE: "h", Slot.WORD: "w"}
+SLOT_WORDS: dict[Slot, str] = {Slot.VALUE: "a value (i: s: b: a: v: n:)", Slot.BLOCK: "a block (c:)",
+                               Slot.MODE: "a handler mode (h:)", Slot.WORD: "a word (w:)"}
+_PTYPE_SLOT = {PType.BLOCK: Slot.BLOCK, PType.MODE: Slot.MODE, PType.WORD: Slot.WORD}
+
+
+class Ret(StrEnum):
+    """What a call's return value means (the normaliser symbolises PID and ADDRESS)."""
+
+    VOID = "void"  # no value: ret is null
+    NORETURN = "noreturn"  # the call does not return
+    STATUS = "status"  # 0 on success, -1 on error
+    VALUE = "value"  # a number with the call's own meaning
+    COUNT = "count"  # bytes or items
+    FD = "fd"
+    PID = "pid"
+    POINTER = "pointer"  # an address the arguments determine
+    ADDRESS = "address"  # an address the kernel chose
+    TIME = "time"  # nanoseconds: never deterministic
+
+
+class Answer(StrEnum):
+    """How the host agent (compat/host.c) gets an ``out`` value back as bytes."""
+
+    TEXT = "text"  # the string, UTF-8
+    HEX = "hex"  # the bytes the hex spells
+    DECIMAL = "decimal"  # the number in decimal
+    FDPAIR = "fdpair"  # "FD0 FD1"
+    ARGV = "argv"  # NUL-terminated strings
+    OWAITMSG = "owaitmsg"  # the OWaitmsg struct
+    SEGMENTS = "segments"  # /proc/N/segment text
+    BRK = "brk"  # a one-line /proc/N/segment text for Bss
+    FDTABLE = "fdtable"  # /proc/N/fd text
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    ptype: PType
+    ctype: str  # the C type it is read as: kernel va_arg, or the libc/agent routine's parameter
+    doc: str
+    optional: bool = False
+
+    @property
+    def slot(self) -> Slot:
+        return _PTYPE_SLOT.get(self.ptype, Slot.VALUE)
+
+    @property
+    def variadic(self) -> bool:
+        return self.ptype is PType.STRLIST
+
+
+@dataclass(frozen=True)
+class Out:
+    key: str
+    doc: str
+    answer: Answer | None = None  # how host.c gets it back (None: it does not)
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    kind: OpKind
+    params: tuple[Param, ...]
+    ret: Ret
+    cret: str  # the C return type of the routine the agent calls
+    doc: str
+    syscall: str | None = None  # sysctab name (port/systab.h) when it is exactly one system call
+    outs: tuple[Out, ...] = ()
+    source: str = ""  # where the kernel implements it
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for p in self.params if not p.optional and not p.variadic)
+
+    @property
+    def max_args(self) -> int:
+        """-1: any number (a variadic parameter)."""
+        return -1 if any(p.variadic for p in self.params) else len(self.params)
+
+    @property
+    def slots(self) -> str:
+        """One Slot letter per program position; a trailing '*' repeats the last."""
+        s = "".join(p.slot.value for p in self.params)
+        return s + "*" if any(p.variadic for p in self.params) else s
+
+    def slot_at(self, i: int) -> Slot:
+        s = self.slots
+        if s.endswith("*") and i >= len(s) - 2:
+            return Slot(s[-2])
+        return Slot(s[i])
+
+    def out(self, key: str) -> Out | None:
+        return next((o for o in self.outs if o.key == key), None)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """``probe w:NAME ARGS...``: one look at the process's state."""
+
+    name: str
+    params: tuple[Param, ...]
+    outs: tuple[Out, ...]
+    doc: str
+    defaults: dict[str, int] = field(default_factory=dict)  # the compiler's default for an omitted INT
+
+
+def _p(name: str, ptype: PType, ctype: str, doc: str, optional: bool = False) -> Param:
+    return Param(name, ptype, ctype, doc, optional)
+
+
+F, I, S, B, A = PType.FLAGS, PType.INT, PType.STR, PType.BUF, PType.ADDR
+_TEXT_BACK = "the NUL-terminated text the call put in the buffer"
+
+OPERATIONS: tuple[Op, ...] = (
+    # -- sysproc.c ------------------------------------------------------------
+    Op("rfork", OpKind.CALL, (
+        _p("flags", F, "ulong", "RF flags (RFPROC, RFFDG, ...)"),
+        _p("child", PType.BLOCK, "", "steps the child runs when rfork returns 0 in it, then exits(nil)", True),
+    ), Ret.PID, "int", "create a process or change the caller's groups", "Rfork",
+        source="port/sysproc.c:sysrfork"),
+    Op("exec", OpKind.CALL, (
+        _p("path", S, "char*", "file to execute ($agent: the guest agent itself)"),
+        _p("then", PType.BLOCK, "", "steps the new image runs (the agent re-enters itself)"),
+        _p("argv", PType.STRLIST, "char**", "argument strings; null for a nil argv"),
+    ), Ret.STATUS, "int", "replace the image; a successful exec's record is the new image's first", "Exec",
+        (Out("argv", "the argument vector the new image got (a #! line rewrites it)", Answer.ARGV),),
+        source="port/sysproc.c:sysexec"),
+    Op("exits", OpKind.CALL, (
+        _p("msg", S, "char*", "exit status; null for nil, {addr: 1} for a bad pointer"),
+    ), Ret.NORETURN, "void", "end the process", "Exits", source="port/sysproc.c:sysexits"),
+    Op("await", OpKind.CALL, (
+        _p("buf", B, "char*", "buffer for the wait message"),
+        _p("n", I, "uint", "its size"),
+    ), Ret.COUNT, "int", "wait for a child: 'pid user sys real msg'", "Await",
+        (Out("text", _TEXT_BACK + " (times are nondet)", Answer.TEXT),),
+        source="port/sysproc.c:sysawait"),
+    Op("errstr", OpKind.CALL, (
+        _p("buf", B, "char*", "buffer swapped with the errstr"),
+        _p("n", I, "uint", "its size"),
+    ), Ret.STATUS, "int", "swap the error string with a buffer", "Errstr",
+        (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:syserrstr"),
+    Op("_errstr", OpKind.CALL, (
+        _p("buf", B, "char*", "64-byte buffer swapped with the errstr"),
+    ), Ret.STATUS, "int", "the old errstr call (64 bytes)", "_errstr",
+        (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:sys_errstr"),
+    Op("_wait", OpKind.CALL, (
+        _p("buf", B, "OWaitmsg*", "an OWaitmsg, or null"),
+    ), Ret.PID, "int", "the old _WAIT call", "_wait",
+        (Out("msg", "the message field of the OWaitmsg", Answer.OWAITMSG),), source="port/sysproc.c:sys_wait"),
+    Op("werrstr", OpKind.CALL, (
+        _p("msg", S, "char*", "the new error string"),
+    ), Ret.VOID, "void", "libc werrstr(\"%s\", msg): set the error string", source="libc werrstr"),
+    Op("rendezvous", OpKind.CALL, (
+        _p("tag", I, "uintptr", "the tag to meet on"),
+        _p("value", I, "uintptr", "the value to exchange"),
+    ), Ret.POINTER, "void*", "exchange a value with another process", "Rendez",
+        source="port/sysproc.c:sysrendezvous"),
+    Op("semacquire", OpKind.CALL, (
+        _p("addr", A, "long*", "the semaphore"),
+        _p("block", I, "int", "wait when it is 0"),
+    ), Ret.VALUE, "int", "acquire a semaphore: 1, 0 (would block) or -1", "Semacquire",
+        source="port/sysproc.c:syssemacquire"),
+    Op("tsemacquire", OpKind.CALL, (
+        _p("addr", A, "long*", "the semaphore"),
+        _p("ms", I, "ulong", "how long to wait"),
+    ), Ret.VALUE, "int", "acquire with a timeout: 1, 0 (timed out) or -1", "Tsemacquire",
+        source="port/sysproc.c:systsemacquire"),
+    Op("semrelease", OpKind.CALL, (
+        _p("addr", A, "long*", "the semaphore"),
+        _p("delta", I, "long", "how much to add"),
+    ), Ret.VALUE, "long", "release a semaphore: the new value", "Semrelease",
+        source="port/sysproc.c:syssemrelease"),
+    Op("sleep", OpKind.CALL, (_p("ms", I, "long", "milliseconds"),), Ret.STATUS, "int",
+       "sleep", "Sleep", source="port/sysproc.c:syssleep"),
+    Op("alarm", OpKind.CALL, (_p("ms", I, "ulong", "milliseconds; 0 cancels"),), Ret.VALUE, "long",
+       "set the alarm: the previous one's remaining ms (nondet when one was pending)", "Alarm",
+       source="port/sysproc.c:sysalarm"),
+    Op("nsec", OpKind.CALL, (), Ret.TIME, "vlong", "the nanosecond clock (ret is nondet)", "_nsec",
+       source="port/sysproc.c:sys_nsec"),
+    Op("notify", OpKind.CALL, (
+        _p("handler", PType.MODE, "void*", "what the installed handler does with each note (HANDLER_MODES)"),
+    ), Ret.STATUS, "int", "install the note handler", "Notify", source="port/sysproc.c:sysnotify"),
+    Op("noted", OpKind.CALL, (_p("how", I, "int", "NCONT, NDFLT, or a number"),), Ret.STATUS, "int",
+       "return from a note handler", "Noted", source="port/sysproc.c:sysnoted"),
+    Op("sysr1", OpKind.CALL, (), Ret.VALUE, "int", "the kernel's test hook (needs eve)", "Running",
+       source="port/sysproc.c:sysr1"),
+    Op("brk", OpKind.CALL, (_p("addr", A, "uintptr", "the new end of Bss"),), Ret.STATUS, "int",
+       "move the break", "Brk", source="port/sysproc.c:sysbrk_"),
+    Op("segbrk", OpKind.CALL, (
+        _p("seg", A, "uintptr", "an address in the segment"),
+        _p("to", A, "uintptr", "its new end"),
+    ), Ret.POINTER, "void*", "move a segment's end", "Segbrk", source="port/sysproc.c:syssegbrk"),
+    Op("segattach", OpKind.CALL, (
+        _p("attr", F, "int", "SG_RONLY, SG_CEXEC"),
+        _p("class", S, "char*", "segment class: shared, memory, ..."),
+        _p("va", A, "uintptr", "where (0: the kernel chooses)"),
+        _p("len", I, "ulong", "length"),
+    ), Ret.ADDRESS, "void*", "attach a segment", "Segattach", source="port/sysproc.c:syssegattach"),
+    Op("segdetach", OpKind.CALL, (_p("addr", A, "uintptr", "an address in the segment"),), Ret.STATUS, "int",
+       "detach a segment", "Segdetach", source="port/sysproc.c:syssegdetach"),
+    Op("segfree", OpKind.CALL, (
+        _p("addr", A, "uintptr", "start"),
+        _p("len", I, "ulong", "length"),
+    ), Ret.STATUS, "int", "free the pages of a range", "Segfree", source="port/sysproc.c:syssegfree"),
+    # -- sysfile.c: the fd-table subset the scenarios need ----------------------
+    Op("open", OpKind.CALL, (
+        _p("path", S, "char*", "file"),
+        _p("mode", F, "ulong", "OREAD, OWRITE, ORDWR, OEXEC, | OTRUNC OCEXEC ORCLOSE"),
+    ), Ret.FD, "int", "open a file", "Open", source="port/sysfile.c:sysopen"),
+    Op("create", OpKind.CALL, (
+        _p("path", S, "char*", "file"),
+        _p("mode", F, "int", "open mode"),
+        _p("perm", I, "int", "permissions (DMDIR for a directory)"),
+    ), Ret.FD, "int", "create a file", "Create", source="port/sysfile.c:syscreate"),
+    Op("close", OpKind.CALL, (_p("fd", I, "int", "descriptor"),), Ret.STATUS, "int", "close an fd", "Close",
+       source="port/sysfile.c:sysclose"),
+    Op("dup", OpKind.CALL, (
+        _p("old", I, "int", "descriptor"),
+        _p("new", I, "int", "the wanted descriptor, -1 for the lowest free"),
+    ), Ret.FD, "int", "duplicate an fd", "Dup", source="port/sysfile.c:sysdup"),
+    Op("pipe", OpKind.CALL, (_p("fds", B, "int*", "buffer for two ints"),), Ret.STATUS, "int",
+       "make a pipe", "Pipe", (Out("fds", "[FD0, FD1]", Answer.FDPAIR),), source="port/sysfile.c:syspipe"),
+    Op("read", OpKind.CALL, (
+        _p("fd", I, "int", "descriptor"),
+        _p("buf", B, "void*", "buffer"),
+        _p("n", I, "long", "bytes"),
+    ), Ret.COUNT, "long", "libc read: pread(fd, buf, n, -1)", "Pread",
+        (Out("hex", "the bytes read, lowercase hex", Answer.HEX),), source="port/sysfile.c:syspread"),
+    Op("write", OpKind.CALL, (
+        _p("fd", I, "int", "descriptor"),
+        _p("buf", B, "void*", "buffer"),
+        _p("n", I, "long", "bytes"),
+    ), Ret.COUNT, "long", "libc write: pwrite(fd, buf, n, -1)", "Pwrite", source="port/sysfile.c:syspwrite"),
+    Op("seek", OpKind.CALL, (
+        _p("fd", I, "int", "descriptor"),
+        _p("offset", I, "vlong", "offset"),
+        _p("whence", I, "int", "SEEK_SET, SEEK_CUR, SEEK_END"),
+    ), Ret.VALUE, "vlong", "move the file offset: the new offset", "Seek", source="port/sysfile.c:sysseek"),
+    Op("remove", OpKind.CALL, (_p("path", S, "char*", "file"),), Ret.STATUS, "int", "remove a file", "Remove",
+       source="port/sysfile.c:sysremove"),
+    Op("fd2path", OpKind.CALL, (
+        _p("fd", I, "int", "descriptor"),
+        _p("buf", B, "char*", "buffer"),
+        _p("n", I, "uint", "its size"),
+    ), Ret.STATUS, "int", "the path an fd was opened as", "Fd2path",
+        (Out("text", "the path", Answer.TEXT),), source="port/sysfile.c:sysfd2path"),
+    Op("chdir", OpKind.CALL, (_p("path", S, "char*", "directory"),), Ret.STATUS, "int",
+       "change the working directory", "Chdir", source="port/sysfile.c:syschdir"),
+    Op("postnote", OpKind.CALL, (
+        _p("who", I, "int", "PNPROC or PNGROUP"),
+        _p("pid", I, "int", "process ($kid, $pid, $ppid)"),
+        _p("msg", S, "char*", "the note"),
+    ), Ret.STATUS, "int", "libc postnote: write /proc/PID/note or notepg", source="libc postnote"),
+    # -- probes and actions: the agent's own ----------------------------------------
+    Op("probe", OpKind.PROBE, (
+        _p("what", PType.WORD, "", "one of the probes below"),
+        _p("arg", I, "", "the probe's argument", True),
+        _p("n", I, "", "the probe's second argument", True),
+    ), Ret.VOID, "void", "look at the process's state (read-only)", source="agent"),
+    Op("writefile", OpKind.ACTION, (
+        _p("path", S, "char*", "file to create"),
+        _p("buf", B, "void*", "contents: the buffer from the offset to its end"),
+        _p("perm", I, "ulong", "permissions (default 0775 in the model, 0664 in the agent's create)", True),
+    ), Ret.STATUS, "int", "set-up: create a file (not a call under test)", source="agent"),
+    Op("putenv", OpKind.ACTION, (
+        _p("name", S, "char*", "variable"),
+        _p("value", S, "char*", "value"),
+    ), Ret.STATUS, "int", "set-up: set an environment variable", source="agent"),
+    Op("touch", OpKind.ACTION, (
+        _p("how", PType.WORD, "", "r or w"),
+        _p("addr", A, "u32int*", "the word"),
+        _p("value", I, "u32int", "what w stores", True),
+    ), Ret.STATUS, "int", "read or write a 32-bit word of memory (a fault kills)", source="agent",
+        outs=(Out("value", "touch r: the 32-bit word at ADDR, signed", Answer.DECIMAL),)),
+)
+
+PROBES: tuple[Probe, ...] = (
+    Probe("segments", (), (Out("segments", "[[NAME, FLAGS, BASE, TOP, REF], ...] in slot order, as "
+                                               "/proc/N/segment lists them", Answer.SEGMENTS),),
+          "the segment table"),
+    Probe("fds", (_p("n", I, "int", "how many fds to look at (default 16)", True),),
+          (Out("fds", "[[FD, MODE, PATH], ...], MODE r, w, rw or \"\" as /proc/N/fd shows it", Answer.FDTABLE),),
+          "the fd table", {"n": 16}),
+    Probe("errstr", (), (Out("errstr", "the error string (rerrstr: nothing swapped)", Answer.TEXT),),
+          "the error string"),
+    Probe("noteid", (), (Out("noteid", "the note group", Answer.DECIMAL),), "the note group id"),
+    Probe("buf", (_p("buf", B, "uchar*", "the buffer"), _p("n", I, "long", "bytes (default: to its end)", True)),
+          (Out("hex", "the bytes, lowercase hex"),), "a buffer's bytes"),
+    Probe("env", (_p("name", S, "char*", "variable"),), (Out("value", "its value, or null", Answer.TEXT),),
+          "an environment variable"),
+    Probe("args", (), (Out("args", "the agent's argv"),), "the argument vector"),
+    Probe("procargs", (), (Out("procargs", "/proc/N/args as read (%q args joined by blanks)", Answer.TEXT),),
+          "/proc/N/args"),
+    Probe("brk", (), (Out("brk", "the Bss segment's top", Answer.BRK),), "the break"),
+)
+
+# touch's first word
+TOUCH_WORDS = ("r", "w")
+
+# Outs every record may carry, whatever its op.
+COMMON_OUTS = (
+    Out("hung", "deadlock or step-limit: the process was still blocked when the run ended"),
+)
+
+OPS: dict[str, Op] = {o.name: o for o in OPERATIONS}
+PROBE_TABLE: dict[str, Probe] = {p.name: p for p in PROBES}
+PROBE_NAMES: tuple[str, ...] = tuple(PROBE_TABLE)
+
+
+def op(name: str) -> Op:
+    return OPS[name]
+
+
+def calls() -> tuple[Op, ...]:
+    return tuple(o for o in OPERATIONS if o.kind is OpKind.CALL)
+
+
+def op_syscalls() -> dict[str, str]:
+    """Operation -> sysctab name, for the operations that are exactly one system call."""
+    return {o.name: o.syscall for o in OPERATIONS if o.syscall is not None}
+
+
+def ops_returning(ret: Ret) -> frozenset[str]:
+    return frozenset(o.name for o in OPERATIONS if o.ret is ret)
+
+
+# -- generated files ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_HEADER = Path(__file__).resolve().parent / "guest" / "agent" / "ops.h"
+SCENARIOS_DOC = ROOT / "docs" / "SCENARIOS.md"
+DOC_BEGIN = "<!-- ops: generated by python -m harness.ops --write; do not edit -->"
+DOC_END = "<!-- ops: end -->"
+GENERATED = "generated from harness/ops.py by python -m harness.ops --write; do not edit"
+
+
+def _cname(name: str) -> str:
+    return "O" + name
+
+
+def agent_header() -> str:
+    """harness/guest/agent/ops.h: the agent's op table, op enum and word lists."""
+    lines = [f"/* {GENERATED} */", "",
+             "/* operation kinds (OpKind) */", "enum { Kcall, Kprobe, Kaction };", "",
+             "typedef struct Op Op;", "struct Op {", "\tchar\t*name;", "\tint\tmin;",
+             "\tint\tmax;\t/* -1: any */", "\tint\tkind;",
+             "\tchar\t*slots;\t/* per argument: v value (isbavn), c block, h mode, w word; * repeats the last */",
+             "};", "", "static Op ops[] = {"]
+    kinds = {OpKind.CALL: "Kcall", OpKind.PROBE: "Kprobe", OpKind.ACTION: "Kaction"}
+    for o in OPERATIONS:
+        lines.append(f'\t{{"{o.name}", {o.min_args}, {o.max_args}, {kinds[o.kind]}, "{o.slots}"}},')
+    lines += ["};", "", "enum {"]
+    names = [_cname(o.name) for o in OPERATIONS] + ["Nops"]
+    for i in range(0, len(names), 8):
+        lines.append("\t" + ", ".join(names[i:i + 8]) + ",")
+    lines += ["};", "",
+              f'static char *argkinds = "{"".join(ARG_KINDS)}";',
+              f'static char *valuekinds = "{VALUE_KINDS}";',
+              _c_words("probes", PROBE_NAMES),
+              _c_words("hmodes", HANDLER_MODES),
+              "enum { " + ", ".join("H" + m for m in HANDLER_MODES) + " };",
+              _c_words("abases", ADDRESS_BASES),
+              _c_words("predef", PREDEFINED_VARS),
+              _c_words("touchwords", TOUCH_WORDS),
+              f'#define PROBEWORDS "{"|".join(PROBE_NAMES)}"', ""]
+    return "\n".join(lines)
+
+
+def _c_words(name: str, words: tuple[str, ...]) -> str:
+    return f"static char *{name}[] = {{ " + ", ".join(f'"{w}"' for w in words) + ", nil };"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _param_md(p: Param) -> str:
+    ctype = f" `{p.ctype}`" if p.ctype else ""
+    opt = " (optional)" if p.optional else ""
+    return f"`{p.name}` {p.ptype.value}{ctype}{opt}: {_md(p.doc)}"
+
+
+def reference_markdown() -> str:
+    """The per-operation reference of docs/SCENARIOS.md."""
+    out = ["| operation | kind | kernel | arguments (scenario type, C type) | returns | out keys |",
+           "|---|---|---|---|---|---|"]
+    for o in OPERATIONS:
+        args = "<br>".join(_param_md(p) for p in o.params) or "none"
+        outs = "<br>".join(f"`out.{x.key}`: {_md(x.doc)}" for x in o.outs) or ""
+        kernel = f"`{o.syscall}`" if o.syscall else _md(o.source)
+        out.append(f"| `{o.name}` | {o.kind.value} | {kernel} | {args} | {o.ret.value} `{o.cret}`: "
+                   f"{_md(o.doc)} | {outs} |")
+    out += ["", "| probe | arguments | out keys |", "|---|---|---|"]
+    for p in PROBES:
+        args = "<br>".join(_param_md(x) for x in p.params) or "none"
+        outs = "<br>".join(f"`out.{x.key}`: {_md(x.doc)}" for x in p.outs)
+        out.append(f"| `{p.name}` | {args} | {outs} |")
+    out += ["", "Every record may also carry " + ", ".join(f"`out.{x.key}` ({x.doc})" for x in COMMON_OUTS) + "."]
+    return "\n".join(out) + "\n"
+
+
+def scenarios_doc(current: str) -> str:
+    """CURRENT (docs/SCENARIOS.md) with the text between the markers regenerated."""
+    head, sep, rest = current.partition(DOC_BEGIN)
+    _, sep2, tail = rest.partition(DOC_END)
+    if not sep or not sep2:
+        raise ValueError(f"{SCENARIOS_DOC}: the markers {DOC_BEGIN!r} ... {DOC_END!r} are missing")
+    return head + DOC_BEGIN + "\n" + reference_markdown() + DOC_END + tail
+
+
+def generated_files() -> dict[Path, str]:
+    """Every file generated from the catalogue, with its fresh contents."""
+    return {
+        AGENT_HEADER: agent_header(),
+        SCENARIOS_DOC: scenarios_doc(SCENARIOS_DOC.read_text(encoding="utf-8")),
+    }
+
+
+def stale_files() -> list[Path]:
+    return [p for p, text in generated_files().items()
+            if not p.exists() or p.read_text(encoding="utf-8") != text]
+
+
+def main(argv: list[str]) -> int:
+    if argv not in ([], ["--write"], ["--check"]):
+        print("usage: python -m harness.ops [--write | --check]", file=sys.stderr)
+        return 2
+    if argv == ["--write"]:
+        for path, text in generated_files().items():
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    stale = stale_files()
+    for path in stale:
+        print(f"{path.relative_to(ROOT)} is stale: run python -m harness.ops --write", file=sys.stderr)
+    if argv == ["--check"]:
+        return 1 if stale else 0
+    for o in OPERATIONS:
+        print(f"{o.name:12} {o.kind.value:6} {o.syscall or '-':12} {o.slots:6} {o.ret.value}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
