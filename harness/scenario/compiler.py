@@ -20,7 +20,15 @@ from harness.ops import ADDRESS_BASES, HANDLER_MODES, OPERATIONS, PREDEFINED_VAR
 from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
 from harness.program import parse as parse_program
 from harness.scenario.constants import ALL as CONSTANTS
-from harness.scenario.loader import LineDict, LineList, check_scenario_file, load_yaml
+from harness.scenario import cache
+from harness.scenario.loader import (
+    LineDict,
+    LineList,
+    check_scenario_file,
+    load_yaml,
+    load_yaml_bytes,
+    read_scenario_text,
+)
 
 # The scenario view of the catalogue: op -> [(parameter, type)], "?" marking an
 # optional one, in program order (harness/ops.py).
@@ -94,6 +102,7 @@ class _Compiler:
         self.ops_used: set[str] = set()
         self.content = 0  # bytes of buffers and strings built so far (CONTENT_MAX)
         self.depth = 0  # blocks being compiled inside each other (DEPTH_MAX)
+        self.arch_used = False  # the program differs per arch (an aout: buffer)
 
     def fail(self, line: int, reason: str) -> ScenarioError:
         return ScenarioError(self.path, line, reason)
@@ -168,6 +177,7 @@ class _Compiler:
         from harness.model.arch import get_arch
 
         arch = get_arch(self.arch)
+        self.arch_used = True
         magic = spec.get("magic", "native")
         if magic == "native":
             magic = arch.magics[0]
@@ -241,7 +251,7 @@ class _Compiler:
             if not isinstance(v, str | int):
                 raise self.fail(line, f"expected a string, got {v!r}")
             text = str(v)
-            if any(c in text for c in "\n\0"):
+            if "\n" in text or "\0" in text:
                 raise self.fail(line, "strings may not hold newlines or NULs; use a buffer")
             self._charge(len(text), line)  # aliases can repeat one long string
             return [Arg("s", text)]
@@ -443,16 +453,28 @@ def _short(text: str) -> str:
 
 
 def compile_scenario(path: str | Path, arch: str = "amd64") -> Scenario:
-    """Load and compile one scenario file for ARCH (addresses of a.out headers differ per arch)."""
+    """Load and compile one scenario file for ARCH (addresses of a.out headers differ
+    per arch).  Compiled once per file content (harness.scenario.cache): the result
+    is shared, do not mutate it."""
     path = str(path)
-    doc = load_yaml(path)
-    return compile_document(doc, path, arch)
+    data = read_scenario_text(path)
+    key = cache.content_key(path, data)
+    hit = cache.lookup(key, arch)
+    if hit is not None:
+        return hit
+    c = _Compiler(path, arch)
+    sc = _compile(c, load_yaml_bytes(data, path), path)
+    cache.store(key, arch, sc, c.arch_used)
+    return sc
 
 
 def compile_document(doc: Any, path: str, arch: str = "amd64") -> Scenario:
+    return _compile(_Compiler(path, arch), doc, path)
+
+
+def _compile(c: _Compiler, doc: Any, path: str) -> Scenario:
     if not isinstance(doc, LineDict):
         raise ScenarioError(path, 1, "a scenario is a mapping with at least 'covers' and 'steps'")
-    c = _Compiler(path, arch)
     unknown = set(doc) - set(TOP_KEYS)
     if unknown:
         raise c.fail(doc.line, f"unknown top-level key(s) {sorted(unknown)}; known: {', '.join(TOP_KEYS)}")

@@ -104,7 +104,10 @@ def read_scenario_text(path: str | Path) -> bytes:
 
 
 def load_yaml(path: str | Path) -> Any:
-    data = read_scenario_text(path)
+    return load_yaml_bytes(read_scenario_text(path), str(path))
+
+
+def load_yaml_bytes(data: bytes, path: str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -121,7 +124,8 @@ def load_yaml_text(text: str, name: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_depth(node, name)
+        if not isinstance(node, yaml.ScalarNode):
+            _check_depth(node, name)
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark if e.problem_mark is not None else e.context_mark
@@ -141,6 +145,7 @@ def _check_depth(root: yaml.Node, name: str) -> None:
     """Nesting deeper than MAX_DEPTH is refused before anything recurses into it."""
     stack: list[tuple[yaml.Node, int]] = [(root, 1)]
     seen: set[int] = set()
+    scalar = yaml.ScalarNode
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -148,7 +153,5 @@ def _check_depth(root: yaml.Node, name: str) -> None:
         if id(node) in seen:  # an alias: already walked (and a cycle ends here)
             continue
         seen.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            stack += [(n, depth + 1) for n in node.value]
-        elif isinstance(node, yaml.MappingNode):
-            stack += [(n, depth + 1) for kv in node.value for n in kv]
+        children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+        stack += [(n, depth + 1) for n in children if not isinstance(n, scalar)]
