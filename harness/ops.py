@@ -193,7 +193,7 @@ def _p(name: str, ptype: PType, ctype: str, doc: str, optional: bool = False) ->
     return Param(name, ptype, ctype, doc, optional)
 
 
-F, I, S, B, A = PType.FLAGS, PType.INT, PType.STR, PType.BUF, PType.ADDR
+F, N, S, B, A = PType.FLAGS, PType.INT, PType.STR, PType.BUF, PType.ADDR  # N: a number
 _TEXT_BACK = "the NUL-terminated text the call put in the buffer"
 
 OPERATIONS: tuple[Op, ...] = (
@@ -215,13 +215,13 @@ OPERATIONS: tuple[Op, ...] = (
     ), Ret.NORETURN, "void", "end the process", "Exits", source="port/sysproc.c:sysexits"),
     Op("await", OpKind.CALL, (
         _p("buf", B, "char*", "buffer for the wait message"),
-        _p("n", I, "uint", "its size"),
+        _p("n", N, "uint", "its size"),
     ), Ret.COUNT, "int", "wait for a child: 'pid user sys real msg'", "Await",
         (Out("text", _TEXT_BACK + " (times are nondet)", Answer.TEXT),),
         source="port/sysproc.c:sysawait"),
     Op("errstr", OpKind.CALL, (
         _p("buf", B, "char*", "buffer swapped with the errstr"),
-        _p("n", I, "uint", "its size"),
+        _p("n", N, "uint", "its size"),
     ), Ret.STATUS, "int", "swap the error string with a buffer", "Errstr",
         (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:syserrstr"),
     Op("_errstr", OpKind.CALL, (
@@ -236,28 +236,28 @@ OPERATIONS: tuple[Op, ...] = (
         _p("msg", S, "char*", "the new error string"),
     ), Ret.VOID, "void", "libc werrstr(\"%s\", msg): set the error string", source="libc werrstr"),
     Op("rendezvous", OpKind.CALL, (
-        _p("tag", I, "uintptr", "the tag to meet on"),
-        _p("value", I, "uintptr", "the value to exchange"),
+        _p("tag", N, "uintptr", "the tag to meet on"),
+        _p("value", N, "uintptr", "the value to exchange"),
     ), Ret.POINTER, "void*", "exchange a value with another process", "Rendez",
         source="port/sysproc.c:sysrendezvous"),
     Op("semacquire", OpKind.CALL, (
         _p("addr", A, "long*", "the semaphore"),
-        _p("block", I, "int", "wait when it is 0"),
+        _p("block", N, "int", "wait when it is 0"),
     ), Ret.VALUE, "int", "acquire a semaphore: 1, 0 (would block) or -1", "Semacquire",
         source="port/sysproc.c:syssemacquire"),
     Op("tsemacquire", OpKind.CALL, (
         _p("addr", A, "long*", "the semaphore"),
-        _p("ms", I, "ulong", "how long to wait"),
+        _p("ms", N, "ulong", "how long to wait"),
     ), Ret.VALUE, "int", "acquire with a timeout: 1, 0 (timed out) or -1", "Tsemacquire",
         source="port/sysproc.c:systsemacquire"),
     Op("semrelease", OpKind.CALL, (
         _p("addr", A, "long*", "the semaphore"),
-        _p("delta", I, "long", "how much to add"),
+        _p("delta", N, "long", "how much to add"),
     ), Ret.VALUE, "long", "release a semaphore: the new value", "Semrelease",
         source="port/sysproc.c:syssemrelease"),
-    Op("sleep", OpKind.CALL, (_p("ms", I, "long", "milliseconds"),), Ret.STATUS, "int",
+    Op("sleep", OpKind.CALL, (_p("ms", N, "long", "milliseconds"),), Ret.STATUS, "int",
        "sleep", "Sleep", source="port/sysproc.c:syssleep"),
-    Op("alarm", OpKind.CALL, (_p("ms", I, "ulong", "milliseconds; 0 cancels"),), Ret.VALUE, "long",
+    Op("alarm", OpKind.CALL, (_p("ms", N, "ulong", "milliseconds; 0 cancels"),), Ret.VALUE, "long",
        "set the alarm: the previous one's remaining ms (nondet when one was pending)", "Alarm",
        source="port/sysproc.c:sysalarm"),
     Op("nsec", OpKind.CALL, (), Ret.TIME, "vlong", "the nanosecond clock (ret is nondet)", "_nsec",
@@ -265,7 +265,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("notify", OpKind.CALL, (
         _p("handler", PType.MODE, "void*", "what the installed handler does with each note (HANDLER_MODES)"),
     ), Ret.STATUS, "int", "install the note handler", "Notify", source="port/sysproc.c:sysnotify"),
-    Op("noted", OpKind.CALL, (_p("how", I, "int", "NCONT, NDFLT, or a number"),), Ret.STATUS, "int",
+    Op("noted", OpKind.CALL, (_p("how", N, "int", "NCONT, NDFLT, or a number"),), Ret.STATUS, "int",
        "return from a note handler", "Noted", source="port/sysproc.c:sysnoted"),
     Op("sysr1", OpKind.CALL, (), Ret.VALUE, "int", "the kernel's test hook (needs eve)", "Running",
        source="port/sysproc.c:sysr1"),
@@ -279,13 +279,13 @@ OPERATIONS: tuple[Op, ...] = (
         _p("attr", F, "int", "SG_RONLY, SG_CEXEC"),
         _p("class", S, "char*", "segment class: shared, memory, ..."),
         _p("va", A, "uintptr", "where (0: the kernel chooses)"),
-        _p("len", I, "ulong", "length"),
+        _p("len", N, "ulong", "length"),
     ), Ret.ADDRESS, "void*", "attach a segment", "Segattach", source="port/sysproc.c:syssegattach"),
     Op("segdetach", OpKind.CALL, (_p("addr", A, "uintptr", "an address in the segment"),), Ret.STATUS, "int",
        "detach a segment", "Segdetach", source="port/sysproc.c:syssegdetach"),
     Op("segfree", OpKind.CALL, (
         _p("addr", A, "uintptr", "start"),
-        _p("len", I, "ulong", "length"),
+        _p("len", N, "ulong", "length"),
     ), Ret.STATUS, "int", "free the pages of a range", "Segfree", source="port/sysproc.c:syssegfree"),
     # -- sysfile.c: the fd-table subset the scenarios need ----------------------
     Op("open", OpKind.CALL, (
@@ -295,57 +295,57 @@ OPERATIONS: tuple[Op, ...] = (
     Op("create", OpKind.CALL, (
         _p("path", S, "char*", "file"),
         _p("mode", F, "int", "open mode"),
-        _p("perm", I, "int", "permissions (DMDIR for a directory)"),
+        _p("perm", N, "int", "permissions (DMDIR for a directory)"),
     ), Ret.FD, "int", "create a file", "Create", source="port/sysfile.c:syscreate"),
-    Op("close", OpKind.CALL, (_p("fd", I, "int", "descriptor"),), Ret.STATUS, "int", "close an fd", "Close",
+    Op("close", OpKind.CALL, (_p("fd", N, "int", "descriptor"),), Ret.STATUS, "int", "close an fd", "Close",
        source="port/sysfile.c:sysclose"),
     Op("dup", OpKind.CALL, (
-        _p("old", I, "int", "descriptor"),
-        _p("new", I, "int", "the wanted descriptor, -1 for the lowest free"),
+        _p("old", N, "int", "descriptor"),
+        _p("new", N, "int", "the wanted descriptor, -1 for the lowest free"),
     ), Ret.FD, "int", "duplicate an fd", "Dup", source="port/sysfile.c:sysdup"),
     Op("pipe", OpKind.CALL, (_p("fds", B, "int*", "buffer for two ints"),), Ret.STATUS, "int",
        "make a pipe", "Pipe", (Out("fds", "[FD0, FD1]", Answer.FDPAIR),), source="port/sysfile.c:syspipe"),
     Op("read", OpKind.CALL, (
-        _p("fd", I, "int", "descriptor"),
+        _p("fd", N, "int", "descriptor"),
         _p("buf", B, "void*", "buffer"),
-        _p("n", I, "long", "bytes"),
+        _p("n", N, "long", "bytes"),
     ), Ret.COUNT, "long", "libc read: pread(fd, buf, n, -1)", "Pread",
         (Out("hex", "the bytes read, lowercase hex", Answer.HEX),), source="port/sysfile.c:syspread"),
     Op("write", OpKind.CALL, (
-        _p("fd", I, "int", "descriptor"),
+        _p("fd", N, "int", "descriptor"),
         _p("buf", B, "void*", "buffer"),
-        _p("n", I, "long", "bytes"),
+        _p("n", N, "long", "bytes"),
     ), Ret.COUNT, "long", "libc write: pwrite(fd, buf, n, -1)", "Pwrite", source="port/sysfile.c:syspwrite"),
     Op("seek", OpKind.CALL, (
-        _p("fd", I, "int", "descriptor"),
-        _p("offset", I, "vlong", "offset"),
-        _p("whence", I, "int", "SEEK_SET, SEEK_CUR, SEEK_END"),
+        _p("fd", N, "int", "descriptor"),
+        _p("offset", N, "vlong", "offset"),
+        _p("whence", N, "int", "SEEK_SET, SEEK_CUR, SEEK_END"),
     ), Ret.VALUE, "vlong", "move the file offset: the new offset", "Seek", source="port/sysfile.c:sysseek"),
     Op("remove", OpKind.CALL, (_p("path", S, "char*", "file"),), Ret.STATUS, "int", "remove a file", "Remove",
        source="port/sysfile.c:sysremove"),
     Op("fd2path", OpKind.CALL, (
-        _p("fd", I, "int", "descriptor"),
+        _p("fd", N, "int", "descriptor"),
         _p("buf", B, "char*", "buffer"),
-        _p("n", I, "uint", "its size"),
+        _p("n", N, "uint", "its size"),
     ), Ret.STATUS, "int", "the path an fd was opened as", "Fd2path",
         (Out("text", "the path", Answer.TEXT),), source="port/sysfile.c:sysfd2path"),
     Op("chdir", OpKind.CALL, (_p("path", S, "char*", "directory"),), Ret.STATUS, "int",
        "change the working directory", "Chdir", source="port/sysfile.c:syschdir"),
     Op("postnote", OpKind.CALL, (
-        _p("who", I, "int", "PNPROC or PNGROUP"),
-        _p("pid", I, "int", "process ($kid, $pid, $ppid)"),
+        _p("who", N, "int", "PNPROC or PNGROUP"),
+        _p("pid", N, "int", "process ($kid, $pid, $ppid)"),
         _p("msg", S, "char*", "the note"),
     ), Ret.STATUS, "int", "libc postnote: write /proc/PID/note or notepg", source="libc postnote"),
     # -- probes and actions: the agent's own ----------------------------------------
     Op("probe", OpKind.PROBE, (
         _p("what", PType.WORD, "", "one of the probes below"),
-        _p("arg", I, "", "the probe's argument", True),
-        _p("n", I, "", "the probe's second argument", True),
+        _p("arg", N, "", "the probe's argument", True),
+        _p("n", N, "", "the probe's second argument", True),
     ), Ret.VOID, "void", "look at the process's state (read-only)", source="agent"),
     Op("writefile", OpKind.ACTION, (
         _p("path", S, "char*", "file to create"),
         _p("buf", B, "void*", "contents: the buffer from the offset to its end"),
-        _p("perm", I, "ulong", "permissions (default 0775 in the model, 0664 in the agent's create)", True),
+        _p("perm", N, "ulong", "permissions (default 0775 in the model, 0664 in the agent's create)", True),
     ), Ret.STATUS, "int", "set-up: create a file (not a call under test)", source="agent"),
     Op("putenv", OpKind.ACTION, (
         _p("name", S, "char*", "variable"),
@@ -354,7 +354,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("touch", OpKind.ACTION, (
         _p("how", PType.WORD, "", "r or w"),
         _p("addr", A, "u32int*", "the word"),
-        _p("value", I, "u32int", "what w stores", True),
+        _p("value", N, "u32int", "what w stores", True),
     ), Ret.STATUS, "int", "read or write a 32-bit word of memory (a fault kills)", source="agent",
         outs=(Out("value", "touch r: the 32-bit word at ADDR, signed", Answer.DECIMAL),)),
 )
@@ -363,13 +363,13 @@ PROBES: tuple[Probe, ...] = (
     Probe("segments", (), (Out("segments", "[[NAME, FLAGS, BASE, TOP, REF], ...] in slot order, as "
                                                "/proc/N/segment lists them", Answer.SEGMENTS),),
           "the segment table"),
-    Probe("fds", (_p("n", I, "int", "how many fds to look at (default 16)", True),),
+    Probe("fds", (_p("n", N, "int", "how many fds to look at (default 16)", True),),
           (Out("fds", "[[FD, MODE, PATH], ...], MODE r, w, rw or \"\" as /proc/N/fd shows it", Answer.FDTABLE),),
           "the fd table", {"n": 16}),
     Probe("errstr", (), (Out("errstr", "the error string (rerrstr: nothing swapped)", Answer.TEXT),),
           "the error string"),
     Probe("noteid", (), (Out("noteid", "the note group", Answer.DECIMAL),), "the note group id"),
-    Probe("buf", (_p("buf", B, "uchar*", "the buffer"), _p("n", I, "long", "bytes (default: to its end)", True)),
+    Probe("buf", (_p("buf", B, "uchar*", "the buffer"), _p("n", N, "long", "bytes (default: to its end)", True)),
           (Out("hex", "the bytes, lowercase hex"),), "a buffer's bytes"),
     Probe("env", (_p("name", S, "char*", "variable"),), (Out("value", "its value, or null", Answer.TEXT),),
           "an environment variable"),
@@ -506,6 +506,10 @@ def stale_files() -> list[Path]:
             if not p.exists() or p.read_text(encoding="utf-8") != text]
 
 
+def _show(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str]) -> int:
     if argv not in ([], ["--write"], ["--check"]):
         print("usage: python -m harness.ops [--write | --check]", file=sys.stderr)
@@ -514,11 +518,11 @@ def main(argv: list[str]) -> int:
         for path, text in generated_files().items():
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
-                print(f"wrote {path.relative_to(ROOT)}")
+                print(f"wrote {_show(path)}")
         return 0
     stale = stale_files()
     for path in stale:
-        print(f"{path.relative_to(ROOT)} is stale: run python -m harness.ops --write", file=sys.stderr)
+        print(f"{_show(path)} is stale: run python -m harness.ops --write", file=sys.stderr)
     if argv == ["--check"]:
         return 1 if stale else 0
     for o in OPERATIONS:

@@ -19,8 +19,8 @@ from harness.errors import ProgramError, ScenarioError
 from harness.ops import ADDRESS_BASES, HANDLER_MODES, OPERATIONS, PREDEFINED_VARS, OpKind
 from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
 from harness.program import parse as parse_program
-from harness.scenario.constants import ALL as CONSTANTS
 from harness.scenario import cache
+from harness.scenario.constants import ALL as CONSTANTS
 from harness.scenario.loader import (
     LineDict,
     LineList,

@@ -130,15 +130,22 @@ def load_yaml_text(text: str, name: str) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark if e.problem_mark is not None else e.context_mark
         line = mark.line + 1 if mark is not None else 0
-        raise ScenarioError(name, line, f"not valid YAML: {e.problem or e.context}") from e
+        raise ScenarioError(name, line, f"not valid YAML: {_one_line(e.problem or e.context)}") from e
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow
+        line = text[: e.position].count("\n") + 1
+        raise ScenarioError(name, line, f"not valid YAML: character {e.character!r} is not allowed") from e
     except yaml.YAMLError as e:
-        raise ScenarioError(name, 0, f"not valid YAML: {e}") from e
+        raise ScenarioError(name, 0, f"not valid YAML: {_one_line(e)}") from e
     except ValueError as e:  # a constructor's own check, e.g. an integer of more than 4300 digits
-        raise ScenarioError(name, 0, f"not valid YAML: {e}") from e
+        raise ScenarioError(name, 0, f"not valid YAML: {_one_line(e)}") from e
     except RecursionError:  # the pure-Python composer on deep nesting (libyaml stops at 1000 levels)
         raise ScenarioError(name, 0, f"not valid YAML: nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
+
+
+def _one_line(reason: object) -> str:
+    return " ".join(str(reason).split())
 
 
 def _check_depth(root: yaml.Node, name: str) -> None:

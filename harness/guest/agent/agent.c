@@ -870,6 +870,37 @@ isint(char *s)
 	return isnum(s);
 }
 
+/* program.py fits64: a number token (isint) is a vlong or a uvlong */
+static int
+fits64(char *s)
+{
+	char *max;
+	int neg, hex, n, m, i, c;
+
+	neg = *s == '-';
+	if(neg)
+		s++;
+	hex = s[0] == '0' && s[1] == 'x';
+	if(hex)
+		s += 2;
+	while(*s == '0')
+		s++;
+	if(hex)
+		max = neg ? "8000000000000000" : "ffffffffffffffff";
+	else
+		max = neg ? "9223372036854775808" : "18446744073709551615";
+	n = strlen(s);
+	m = strlen(max);
+	if(n != m)
+		return n < m;
+	for(i = 0; i < n; i++){
+		c = s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i];
+		if(c != max[i])
+			return c < max[i];
+	}
+	return 1;
+}
+
 /* parse_int, wrapping to 64 bits */
 static uvlong
 intval(char *s)
@@ -1064,10 +1095,14 @@ parsearg(Arg *a, char *tok, int line)
 	case 'i':
 		if(!isint(a->text))
 			failr(line, "bad integer ", a->text, nil);
+		if(!fits64(a->text))
+			failr(line, "integer ", a->text, " does not fit in 64 bits");
 		break;
 	case 'a':
 		if(!isaddr(a->text, base, sizeof base, &off))
 			failr(line, "bad address ", a->text, nil);
+		if((!isname(base) && !fits64(base)) || (*off != 0 && !fits64(off+1)))
+			failr(line, "address ", a->text, " does not fit in 64 bits");
 		if(*off == '+')
 			a->off = intval(off+1);	/* intval takes an optional '-' only */
 		else if(*off != 0)
@@ -1087,6 +1122,10 @@ parsearg(Arg *a, char *tok, int line)
 			if(!isname(a->text) || (plus[1] != 0 && !isint(plus+1))){
 				*plus = '+';
 				failr(line, "bad buffer reference ", a->text, nil);
+			}
+			if(plus[1] != 0 && !fits64(plus+1)){
+				*plus = '+';
+				failr(line, "buffer offset ", plus+1, " does not fit in 64 bits");
 			}
 			a->val = pstrdup(a->text);
 			*plus = '+';
