@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass, field
 
 from harness.errors import ProgramError
+from harness.libc import tokenize
 from harness.ops import (
     ADDRESS_BASES,
     ARG_KINDS,
@@ -150,30 +151,6 @@ def quote(tok: str) -> str:
     if tok and not (" " in tok or "\t" in tok or "\r" in tok or "\n" in tok or "'" in tok):
         return tok
     return "'" + tok.replace("'", "''") + "'"
-
-
-_SEPS = re.compile(r"[ \t\r\n]+")
-# a token: unquoted runs and quoted pieces ('' inside quotes is a quote; a quote
-# left open runs to the end of the line, separators included)
-_TOKEN = re.compile(r"(?:[^ \t\r\n']+|'(?:[^']+|'')*(?:'|\Z))+")
-_PIECE = re.compile(r"[^ \t\r\n']+|'((?:[^']+|'')*)(?:'|\Z)")
-
-
-def tokenize(line: str) -> list[str]:
-    """Python twin of Plan 9 libc tokenize(2) (quote-aware field splitting)."""
-    if "'" not in line:
-        if "\t" not in line and "\r" not in line and "\n" not in line:
-            return [t for t in line.split(" ") if t]  # str.split(" ") is several times faster on 16 MiB
-        return [t for t in _SEPS.split(line) if t]
-    toks = []
-    for m in _TOKEN.finditer(line):
-        tok = m.group()
-        if "'" not in tok:
-            toks.append(tok)
-            continue
-        toks.append("".join(p.group(1).replace("''", "'") if p.group(1) is not None else p.group()
-                            for p in _PIECE.finditer(tok)))
-    return toks
 
 
 def lines(text: str) -> list[str]:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 ANY_ARCH = "*"
 _HARNESS = Path(__file__).resolve().parent.parent
 # what compiling reads besides the scenario: a change to any of these is a new compiler
-_SOURCES = ("scenario/compiler.py", "scenario/loader.py", "scenario/constants.py", "scenario/cache.py",
+_SOURCES = ("scenario/compiler.py", "scenario/loader.py", "scenario/constants.py", "scenario/cache.py", "libc.py",
             "program.py", "ops.py", "errors.py", "model/arch.py", "model/fs.py")
 
 _memo: dict[tuple[str, str, str], Scenario] = {}
