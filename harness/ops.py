@@ -142,6 +142,20 @@ class Out:
 
 
 @dataclass(frozen=True)
+class Libc:
+    """The libc routine the agent calls for an op, as Plan 9's libc.h declares it.
+
+    The host build (compat/) is generated from it: the rename to nh_NAME and
+    the prototype (compat/calls.h), and, with ``stub``, the whole host answer
+    (compat/answers.h): the call's return value from the model's record."""
+
+    ret: str
+    name: str
+    params: tuple[str, ...]
+    stub: bool = False
+
+
+@dataclass(frozen=True)
 class Op:
     name: str
     kind: OpKind
@@ -152,6 +166,7 @@ class Op:
     syscall: str | None = None  # sysctab name (port/systab.h) when it is exactly one system call
     outs: tuple[Out, ...] = ()
     source: str = ""  # where the kernel implements it
+    libc: Libc | None = None
 
     @property
     def min_args(self) -> int:
@@ -202,140 +217,167 @@ OPERATIONS: tuple[Op, ...] = (
         _p("flags", F, "ulong", "RF flags (RFPROC, RFFDG, ...)"),
         _p("child", PType.BLOCK, "", "steps the child runs when rfork returns 0 in it, then exits(nil)", True),
     ), Ret.PID, "int", "create a process or change the caller's groups", "Rfork",
-        source="port/sysproc.c:sysrfork"),
+        source="port/sysproc.c:sysrfork", libc=Libc("int", "rfork", ("int",))),
     Op("exec", OpKind.CALL, (
         _p("path", S, "char*", "file to execute ($agent: the guest agent itself)"),
         _p("then", PType.BLOCK, "", "steps the new image runs (the agent re-enters itself)"),
         _p("argv", PType.STRLIST, "char**", "argument strings; null for a nil argv"),
     ), Ret.STATUS, "int", "replace the image; a successful exec's record is the new image's first", "Exec",
         (Out("argv", "the argument vector the new image got (a #! line rewrites it)", Answer.ARGV),),
-        source="port/sysproc.c:sysexec"),
+        source="port/sysproc.c:sysexec", libc=Libc("int", "exec", ("char*", "char**"))),
     Op("exits", OpKind.CALL, (
         _p("msg", S, "char*", "exit status; null for nil, {addr: 1} for a bad pointer"),
-    ), Ret.NORETURN, "void", "end the process", "Exits", source="port/sysproc.c:sysexits"),
+    ), Ret.NORETURN, "void", "end the process", "Exits", source="port/sysproc.c:sysexits",
+        libc=Libc("_Noreturn void", "exits", ("char*",))),
     Op("await", OpKind.CALL, (
         _p("buf", B, "char*", "buffer for the wait message"),
         _p("n", N, "uint", "its size"),
     ), Ret.COUNT, "int", "wait for a child: 'pid user sys real msg'", "Await",
         (Out("text", _TEXT_BACK + " (times are nondet)", Answer.TEXT),),
-        source="port/sysproc.c:sysawait"),
+        source="port/sysproc.c:sysawait", libc=Libc("int", "await", ("char*", "int"))),
     Op("errstr", OpKind.CALL, (
         _p("buf", B, "char*", "buffer swapped with the errstr"),
         _p("n", N, "uint", "its size"),
     ), Ret.STATUS, "int", "swap the error string with a buffer", "Errstr",
-        (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:syserrstr"),
+        (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:syserrstr",
+        libc=Libc("int", "errstr", ("char*", "uint"))),
     Op("_errstr", OpKind.CALL, (
         _p("buf", B, "char*", "64-byte buffer swapped with the errstr"),
     ), Ret.STATUS, "int", "the old errstr call (64 bytes)", "_errstr",
-        (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:sys_errstr"),
+        (Out("text", _TEXT_BACK, Answer.TEXT),), source="port/sysproc.c:sys_errstr",
+        libc=Libc("int", "_errstr", ("char*",))),
     Op("_wait", OpKind.CALL, (
         _p("buf", B, "OWaitmsg*", "an OWaitmsg, or null"),
     ), Ret.PID, "int", "the old _WAIT call", "_wait",
-        (Out("msg", "the message field of the OWaitmsg", Answer.OWAITMSG),), source="port/sysproc.c:sys_wait"),
+        (Out("msg", "the message field of the OWaitmsg", Answer.OWAITMSG),), source="port/sysproc.c:sys_wait",
+        libc=Libc("int", "_wait", ("void*",))),
     Op("werrstr", OpKind.CALL, (
         _p("msg", S, "char*", "the new error string"),
-    ), Ret.VOID, "void", "libc werrstr(\"%s\", msg): set the error string", source="libc werrstr"),
+    ), Ret.VOID, "void", "libc werrstr(\"%s\", msg): set the error string", source="libc werrstr",
+        libc=Libc("void", "werrstr", ("char*", "..."))),
     Op("rendezvous", OpKind.CALL, (
         _p("tag", N, "uintptr", "the tag to meet on"),
         _p("value", N, "uintptr", "the value to exchange"),
     ), Ret.POINTER, "void*", "exchange a value with another process", "Rendez",
-        source="port/sysproc.c:sysrendezvous"),
+        source="port/sysproc.c:sysrendezvous",
+        libc=Libc("void*", "rendezvous", ("void*", "void*"), stub=True)),
     Op("semacquire", OpKind.CALL, (
         _p("addr", A, "long*", "the semaphore"),
         _p("block", N, "int", "wait when it is 0"),
     ), Ret.VALUE, "int", "acquire a semaphore: 1, 0 (would block) or -1", "Semacquire",
-        source="port/sysproc.c:syssemacquire"),
+        source="port/sysproc.c:syssemacquire",
+        libc=Libc("int", "semacquire", ("long*", "int"), stub=True)),
     Op("tsemacquire", OpKind.CALL, (
         _p("addr", A, "long*", "the semaphore"),
         _p("ms", N, "ulong", "how long to wait"),
     ), Ret.VALUE, "int", "acquire with a timeout: 1, 0 (timed out) or -1", "Tsemacquire",
-        source="port/sysproc.c:systsemacquire"),
+        source="port/sysproc.c:systsemacquire",
+        libc=Libc("int", "tsemacquire", ("long*", "ulong"), stub=True)),
     Op("semrelease", OpKind.CALL, (
         _p("addr", A, "long*", "the semaphore"),
         _p("delta", N, "long", "how much to add"),
     ), Ret.VALUE, "long", "release a semaphore: the new value", "Semrelease",
-        source="port/sysproc.c:syssemrelease"),
+        source="port/sysproc.c:syssemrelease",
+        libc=Libc("long", "semrelease", ("long*", "long"), stub=True)),
     Op("sleep", OpKind.CALL, (_p("ms", N, "long", "milliseconds"),), Ret.STATUS, "int",
-       "sleep", "Sleep", source="port/sysproc.c:syssleep"),
+       "sleep", "Sleep", source="port/sysproc.c:syssleep",
+        libc=Libc("int", "sleep", ("long",), stub=True)),
     Op("alarm", OpKind.CALL, (_p("ms", N, "ulong", "milliseconds; 0 cancels"),), Ret.VALUE, "long",
        "set the alarm: the previous one's remaining ms (nondet when one was pending)", "Alarm",
-       source="port/sysproc.c:sysalarm"),
+       source="port/sysproc.c:sysalarm", libc=Libc("long", "alarm", ("ulong",), stub=True)),
     Op("nsec", OpKind.CALL, (), Ret.TIME, "vlong", "the nanosecond clock (ret is nondet)", "_nsec",
-       source="port/sysproc.c:sys_nsec"),
+       source="port/sysproc.c:sys_nsec", libc=Libc("vlong", "_nsec", (), stub=True)),
     Op("notify", OpKind.CALL, (
         _p("handler", PType.MODE, "void*", "what the installed handler does with each note (HANDLER_MODES)"),
-    ), Ret.STATUS, "int", "install the note handler", "Notify", source="port/sysproc.c:sysnotify"),
+    ), Ret.STATUS, "int", "install the note handler", "Notify", source="port/sysproc.c:sysnotify",
+        libc=Libc("int", "notify", ("void(*)(void*, char*)",))),
     Op("noted", OpKind.CALL, (_p("how", N, "int", "NCONT, NDFLT, or a number"),), Ret.STATUS, "int",
-       "return from a note handler", "Noted", source="port/sysproc.c:sysnoted"),
+       "return from a note handler", "Noted", source="port/sysproc.c:sysnoted",
+        libc=Libc("int", "noted", ("int",))),
     Op("sysr1", OpKind.CALL, (), Ret.VALUE, "int", "the kernel's test hook (needs eve)", "Running",
-       source="port/sysproc.c:sysr1"),
+       source="port/sysproc.c:sysr1", libc=Libc("int", "sysr1", (), stub=True)),
     Op("brk", OpKind.CALL, (_p("addr", A, "uintptr", "the new end of Bss"),), Ret.STATUS, "int",
-       "move the break", "Brk", source="port/sysproc.c:sysbrk_"),
+       "move the break", "Brk", source="port/sysproc.c:sysbrk_",
+        libc=Libc("int", "brk_", ("void*",))),
     Op("segbrk", OpKind.CALL, (
         _p("seg", A, "uintptr", "an address in the segment"),
         _p("to", A, "uintptr", "its new end"),
-    ), Ret.POINTER, "void*", "move a segment's end", "Segbrk", source="port/sysproc.c:syssegbrk"),
+    ), Ret.POINTER, "void*", "move a segment's end", "Segbrk", source="port/sysproc.c:syssegbrk",
+        libc=Libc("void*", "segbrk", ("void*", "void*"), stub=True)),
     Op("segattach", OpKind.CALL, (
         _p("attr", F, "int", "SG_RONLY, SG_CEXEC"),
         _p("class", S, "char*", "segment class: shared, memory, ..."),
         _p("va", A, "uintptr", "where (0: the kernel chooses)"),
         _p("len", N, "ulong", "length"),
-    ), Ret.ADDRESS, "void*", "attach a segment", "Segattach", source="port/sysproc.c:syssegattach"),
+    ), Ret.ADDRESS, "void*", "attach a segment", "Segattach", source="port/sysproc.c:syssegattach",
+        libc=Libc("void*", "segattach", ("int", "char*", "void*", "ulong"), stub=True)),
     Op("segdetach", OpKind.CALL, (_p("addr", A, "uintptr", "an address in the segment"),), Ret.STATUS, "int",
-       "detach a segment", "Segdetach", source="port/sysproc.c:syssegdetach"),
+       "detach a segment", "Segdetach", source="port/sysproc.c:syssegdetach",
+        libc=Libc("int", "segdetach", ("void*",), stub=True)),
     Op("segfree", OpKind.CALL, (
         _p("addr", A, "uintptr", "start"),
         _p("len", N, "ulong", "length"),
-    ), Ret.STATUS, "int", "free the pages of a range", "Segfree", source="port/sysproc.c:syssegfree"),
+    ), Ret.STATUS, "int", "free the pages of a range", "Segfree", source="port/sysproc.c:syssegfree",
+        libc=Libc("int", "segfree", ("void*", "ulong"), stub=True)),
     # -- sysfile.c: the fd-table subset the scenarios need ----------------------
     Op("open", OpKind.CALL, (
         _p("path", S, "char*", "file"),
         _p("mode", F, "ulong", "OREAD, OWRITE, ORDWR, OEXEC, | OTRUNC OCEXEC ORCLOSE"),
-    ), Ret.FD, "int", "open a file", "Open", source="port/sysfile.c:sysopen"),
+    ), Ret.FD, "int", "open a file", "Open", source="port/sysfile.c:sysopen",
+        libc=Libc("int", "open", ("char*", "int"))),
     Op("create", OpKind.CALL, (
         _p("path", S, "char*", "file"),
         _p("mode", F, "int", "open mode"),
         _p("perm", N, "int", "permissions (DMDIR for a directory)"),
-    ), Ret.FD, "int", "create a file", "Create", source="port/sysfile.c:syscreate"),
+    ), Ret.FD, "int", "create a file", "Create", source="port/sysfile.c:syscreate",
+        libc=Libc("int", "create", ("char*", "int", "ulong"))),
     Op("close", OpKind.CALL, (_p("fd", N, "int", "descriptor"),), Ret.STATUS, "int", "close an fd", "Close",
-       source="port/sysfile.c:sysclose"),
+       source="port/sysfile.c:sysclose", libc=Libc("int", "close", ("int",))),
     Op("dup", OpKind.CALL, (
         _p("old", N, "int", "descriptor"),
         _p("new", N, "int", "the wanted descriptor, -1 for the lowest free"),
-    ), Ret.FD, "int", "duplicate an fd", "Dup", source="port/sysfile.c:sysdup"),
+    ), Ret.FD, "int", "duplicate an fd", "Dup", source="port/sysfile.c:sysdup",
+        libc=Libc("int", "dup", ("int", "int"))),
     Op("pipe", OpKind.CALL, (_p("fds", B, "int*", "buffer for two ints"),), Ret.STATUS, "int",
-       "make a pipe", "Pipe", (Out("fds", "[FD0, FD1]", Answer.FDPAIR),), source="port/sysfile.c:syspipe"),
+       "make a pipe", "Pipe", (Out("fds", "[FD0, FD1]", Answer.FDPAIR),), source="port/sysfile.c:syspipe",
+        libc=Libc("int", "pipe", ("int*",))),
     Op("read", OpKind.CALL, (
         _p("fd", N, "int", "descriptor"),
         _p("buf", B, "void*", "buffer"),
         _p("n", N, "long", "bytes"),
     ), Ret.COUNT, "long", "libc read: pread(fd, buf, n, -1)", "Pread",
-        (Out("hex", "the bytes read, lowercase hex", Answer.HEX),), source="port/sysfile.c:syspread"),
+        (Out("hex", "the bytes read, lowercase hex", Answer.HEX),), source="port/sysfile.c:syspread",
+        libc=Libc("long", "read", ("int", "void*", "long"))),
     Op("write", OpKind.CALL, (
         _p("fd", N, "int", "descriptor"),
         _p("buf", B, "void*", "buffer"),
         _p("n", N, "long", "bytes"),
-    ), Ret.COUNT, "long", "libc write: pwrite(fd, buf, n, -1)", "Pwrite", source="port/sysfile.c:syspwrite"),
+    ), Ret.COUNT, "long", "libc write: pwrite(fd, buf, n, -1)", "Pwrite", source="port/sysfile.c:syspwrite",
+        libc=Libc("long", "write", ("int", "void*", "long"))),
     Op("seek", OpKind.CALL, (
         _p("fd", N, "int", "descriptor"),
         _p("offset", N, "vlong", "offset"),
         _p("whence", N, "int", "SEEK_SET, SEEK_CUR, SEEK_END"),
-    ), Ret.VALUE, "vlong", "move the file offset: the new offset", "Seek", source="port/sysfile.c:sysseek"),
+    ), Ret.VALUE, "vlong", "move the file offset: the new offset", "Seek", source="port/sysfile.c:sysseek",
+        libc=Libc("vlong", "seek", ("int", "vlong", "int"))),
     Op("remove", OpKind.CALL, (_p("path", S, "char*", "file"),), Ret.STATUS, "int", "remove a file", "Remove",
-       source="port/sysfile.c:sysremove"),
+       source="port/sysfile.c:sysremove", libc=Libc("int", "remove", ("char*",))),
     Op("fd2path", OpKind.CALL, (
         _p("fd", N, "int", "descriptor"),
         _p("buf", B, "char*", "buffer"),
         _p("n", N, "uint", "its size"),
     ), Ret.STATUS, "int", "the path an fd was opened as", "Fd2path",
-        (Out("text", "the path", Answer.TEXT),), source="port/sysfile.c:sysfd2path"),
+        (Out("text", "the path", Answer.TEXT),), source="port/sysfile.c:sysfd2path",
+        libc=Libc("int", "fd2path", ("int", "char*", "int"))),
     Op("chdir", OpKind.CALL, (_p("path", S, "char*", "directory"),), Ret.STATUS, "int",
-       "change the working directory", "Chdir", source="port/sysfile.c:syschdir"),
+       "change the working directory", "Chdir", source="port/sysfile.c:syschdir",
+        libc=Libc("int", "chdir", ("char*",), stub=True)),
     Op("postnote", OpKind.CALL, (
         _p("who", N, "int", "PNPROC or PNGROUP"),
         _p("pid", N, "int", "process ($kid, $pid, $ppid)"),
         _p("msg", S, "char*", "the note"),
-    ), Ret.STATUS, "int", "libc postnote: write /proc/PID/note or notepg", source="libc postnote"),
+    ), Ret.STATUS, "int", "libc postnote: write /proc/PID/note or notepg", source="libc postnote",
+        libc=Libc("int", "postnote", ("int", "int", "char*"), stub=True)),
     # -- probes and actions: the agent's own ----------------------------------------
     Op("probe", OpKind.PROBE, (
         _p("what", PType.WORD, "", "one of the probes below"),
@@ -350,7 +392,8 @@ OPERATIONS: tuple[Op, ...] = (
     Op("putenv", OpKind.ACTION, (
         _p("name", S, "char*", "variable"),
         _p("value", S, "char*", "value"),
-    ), Ret.STATUS, "int", "set-up: set an environment variable", source="agent"),
+    ), Ret.STATUS, "int", "set-up: set an environment variable", source="agent",
+        libc=Libc("int", "putenv", ("char*", "char*"))),
     Op("touch", OpKind.ACTION, (
         _p("how", PType.WORD, "", "r or w"),
         _p("addr", A, "u32int*", "the word"),
@@ -413,6 +456,8 @@ def ops_returning(ret: Ret) -> frozenset[str]:
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_HEADER = Path(__file__).resolve().parent / "guest" / "agent" / "ops.h"
+COMPAT_CALLS = AGENT_HEADER.parent / "compat" / "calls.h"
+COMPAT_ANSWERS = AGENT_HEADER.parent / "compat" / "answers.h"
 SCENARIOS_DOC = ROOT / "docs" / "SCENARIOS.md"
 DOC_BEGIN = "<!-- ops: generated by python -m harness.ops --write; do not edit -->"
 DOC_END = "<!-- ops: end -->"
@@ -449,6 +494,48 @@ def agent_header() -> str:
               _c_words("touchwords", TOUCH_WORDS),
               f'#define PROBEWORDS "{"|".join(PROBE_NAMES)}"', ""]
     return "\n".join(lines)
+
+
+_HOST_TYPES = {"ulong": "unsigned long", "uint": "unsigned int"}  # host.c does not include compat/libc.h
+
+
+def _libc_routines() -> list[tuple[Op, Libc]]:
+    return [(o, o.libc) for o in OPERATIONS if o.libc is not None]
+
+
+def compat_calls_header() -> str:
+    """compat/calls.h: each op's libc routine renamed to nh_NAME (host.c) and declared."""
+    lines = [f"/* {GENERATED} */", "/* the libc routines of the operations: answered by compat/host.c */", ""]
+    for _, lc in _libc_routines():
+        lines.append(f"#define {lc.name}\tnh_{lc.name}")
+    lines.append("")
+    for _, lc in _libc_routines():
+        lines.append(f"{lc.ret}\t{lc.name}({', '.join(lc.params) or 'void'});")
+    return "\n".join(lines) + "\n"
+
+
+def _c_param(ctype: str, i: int) -> str:
+    base = ctype.rstrip("*")
+    return f"{base} {'*' * (len(ctype) - len(base))}a{i}"
+
+
+def compat_answers() -> str:
+    """compat/answers.h: the host answers that are only the call's return value
+    from the model's record (Libc.stub), #included by compat/host.c."""
+    lines = [f"/* {GENERATED} */", "/* included by compat/host.c after call() and ptr() */"]
+    for o, lc in _libc_routines():
+        if not lc.stub:
+            continue
+        types = [_HOST_TYPES.get(t, t) for t in lc.params]
+        params = ", ".join(_c_param(t, i) for i, t in enumerate(types)) or "void"
+        unused = " ".join(f"(void)a{i};" for i in range(len(types)))
+        ret = _HOST_TYPES.get(lc.ret, lc.ret)
+        value = f'ptr(call("{o.name}")->ret)' if ret.endswith("*") else f'({ret})call("{o.name}")->ret'
+        lines += ["", ret, f"nh_{lc.name}({params})", "{"]
+        if unused:
+            lines.append(f"\t{unused}")
+        lines += [f"\treturn {value};", "}"]
+    return "\n".join(lines) + "\n"
 
 
 def _c_words(name: str, words: tuple[str, ...]) -> str:
@@ -497,6 +584,8 @@ def generated_files() -> dict[Path, str]:
     """Every file generated from the catalogue, with its fresh contents."""
     return {
         AGENT_HEADER: agent_header(),
+        COMPAT_CALLS: compat_calls_header(),
+        COMPAT_ANSWERS: compat_answers(),
         SCENARIOS_DOC: scenarios_doc(SCENARIOS_DOC.read_text(encoding="utf-8")),
     }
 

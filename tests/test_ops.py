@@ -147,3 +147,16 @@ def test_ctypes_are_plan9_c() -> None:
         for p in o.params:
             assert p.ctype in known, (o.name, p.name, p.ctype)
             assert (p.ctype == "") == (p.ptype.value in ("block", "word") or o.kind is OpKind.PROBE), (o.name, p.name)
+
+
+def test_every_libc_routine_is_answered_once_on_the_host() -> None:
+    """compat/host.c answers each op's routine by hand, or answers.h does (Libc.stub): never both, never neither."""
+    host = (ops.AGENT_HEADER.parent / "compat" / "host.c").read_text(encoding="utf-8")
+    answers = ops.compat_answers()
+    for o in OPERATIONS:
+        if o.libc is None:
+            continue
+        by_hand = re.search(rf"^nh_{re.escape(o.libc.name)}\(", host, flags=re.M) is not None
+        generated = re.search(rf"^nh_{re.escape(o.libc.name)}\(", answers, flags=re.M) is not None
+        assert by_hand != generated, (o.name, by_hand, generated)
+        assert generated == o.libc.stub
