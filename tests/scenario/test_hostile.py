@@ -196,3 +196,20 @@ def test_64_bit_extremes_are_accepted() -> None:
     prog = parse_program(text)
     assert [s.args[0].int_value() if s.args[0].kind == "i" else s.args[0].address_ref()
             for s in prog.blocks["main"]] == [(1 << 64) - 1, -(1 << 63), ((1 << 64) - 1, -((1 << 64) - 1))]
+
+
+def test_a_run_the_model_cuts_short_does_not_pass() -> None:
+    """Three children running one 7000-step block pass machine.py's 20000-step
+    limit; the model records out.hung = step-limit, and check() never calls that ok."""
+    from harness.model.machine import STEP_LIMIT, Machine
+    from harness.scenario.compiler import Scenario
+    from harness.scenario.expect import check
+
+    body = "\n".join(f"{n} nsec" for n in range(10, 7010))
+    text = (f"nhprog 1\nscenario cut\nblock main\n1 rfork i:16 c:k\n2 rfork i:16 c:k\n3 rfork i:16 c:k\nend\n"
+            f"block k\n{body}\nend\n")
+    assert 3 * 7000 > STEP_LIMIT
+    sc = Scenario(name="cut", path="cut.yaml", program=parse_program(text), covers=["nsec"])
+    recs = Machine("amd64", "9front-2022.05").run(sc.program)
+    assert any(r.out.get("hung") == "step-limit" for r in recs)
+    assert [m.field for m in check(sc, recs, "amd64", "9front-2022.05")] == ["run"]
