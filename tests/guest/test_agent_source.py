@@ -84,6 +84,7 @@ def test_mkfile_builds_nhagent() -> None:
     assert "</$objtype/mkfile" in mk
     assert re.search(r"^TARG=nhagent$", mk, flags=re.M)
     assert re.search(r"^OFILES=agent\.\$O$", mk, flags=re.M)
+    assert re.search(r"^HFILES=ops\.h$", mk, flags=re.M)  # mk rebuilds when the generated table changes
 
 
 def test_strict_host_warnings(tmp_path: Path) -> None:

@@ -1247,7 +1247,7 @@ parsestmt(int ntok, int line)
 		fail(line, pstrdup(errmsg), nil, nil);
 	}
 	if(op == Oprobe && (st->args[0].kind != 'w' || lookup(probes, st->args[0].text) < 0))
-		fail(line, "probe needs one of w:" PROBEWORDS, nil, nil);
+		fail(line, "probe needs one of w:", PROBEWORDS, nil);
 	if(op == Otouch && (st->args[0].kind != 'w' || lookup(touchwords, st->args[0].text) < 0))
 		fail(line, "touch needs w:r or w:w", nil, nil);
 	for(i = 0; i < nargs; i++)
