@@ -49,7 +49,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/python -m harness.ops --check
 
-# Regenerate what harness/ops.py (the catalogue of operations) describes: the
+# Regenerate what harness/ops (the catalogue of operations) describes: the
 # agent's ops.h, the host build's compat/calls.h and answers.h, docs/SCENARIOS.md's reference.
 gen: setup
 	$(BIN)/python -m harness.ops --write

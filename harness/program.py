@@ -57,7 +57,7 @@ from harness.ops import (
 
 PROGRAM_VERSION = 1
 
-# The vocabularies of the format come from the catalogue (harness/ops.py).
+# The vocabularies of the format come from the catalogue (harness/ops).
 PROBES = PROBE_NAMES
 ACTIONS_TOUCH = TOUCH_WORDS
 # per op, the Slot of each argument position; the last repeats (exec's argv)

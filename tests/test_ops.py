@@ -1,4 +1,4 @@
-"""The catalogue of operations (harness/ops.py) and the files generated from it.
+"""The catalogue of operations (harness/ops) and the files generated from it.
 
 Like syzkaller's executor/defs.h check: a generated file that does not match
 the catalogue fails here, with the command that regenerates it.  The views
@@ -17,33 +17,33 @@ import pytest
 
 from harness import ops
 from harness.model.machine import Machine
-from harness.ops import OPERATIONS, OPS, PROBES, OpKind, Ret, Slot
+from harness.ops import OPERATIONS, OPS, PROBES, OpKind, Ret, Slot, generate
 from harness.program import ProgramError, parse
 from harness.scenario.compiler import SIGNATURES
 from harness.trace import ktrace, normalise
 
-AGENT_C = (ops.AGENT_HEADER.parent / "agent.c").read_text(encoding="utf-8")
+AGENT_C = (generate.AGENT_HEADER.parent / "agent.c").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("path", sorted(ops.generated_files(), key=str))
+@pytest.mark.parametrize("path", sorted(generate.generated_files(), key=str))
 def test_generated_file_is_fresh(path: Path) -> None:
-    want = ops.generated_files()[path]
+    want = generate.generated_files()[path]
     assert path.read_text(encoding="utf-8") == want, f"{path} is stale: run python -m harness.ops --write"
 
 
 def test_check_command_reports_a_stale_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stale = tmp_path / "ops.h"
-    stale.write_text(ops.agent_header().replace('"rfork", 1, 2', '"rfork", 1, 3'))
-    monkeypatch.setattr(ops, "AGENT_HEADER", stale)
-    assert ops.stale_files() == [stale]
-    assert ops.main(["--check"]) == 1
-    assert ops.main(["--write"]) == 0
-    assert stale.read_text() == ops.agent_header() and ops.stale_files() == []
+    stale.write_text(generate.agent_header().replace('"rfork", 1, 2', '"rfork", 1, 3'))
+    monkeypatch.setattr(generate, "AGENT_HEADER", stale)
+    assert generate.stale_files() == [stale]
+    assert generate.main(["--check"]) == 1
+    assert generate.main(["--write"]) == 0
+    assert stale.read_text() == generate.agent_header() and generate.stale_files() == []
 
 
 def test_check_command_passes_on_the_tree() -> None:
     proc = subprocess.run([sys.executable, "-m", "harness.ops", "--check"], capture_output=True, text=True,
-                          cwd=ops.ROOT, check=False)
+                          cwd=generate.ROOT, check=False)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -75,7 +75,7 @@ def test_every_op_has_a_case_in_the_agent() -> None:
 def test_the_agent_uses_the_generated_table_and_no_copy_of_it() -> None:
     assert '#include "ops.h"' in AGENT_C
     assert "static Op ops[]" not in AGENT_C and "Orfork, Oexec" not in AGENT_C
-    header = ops.agent_header()
+    header = generate.agent_header()
     for o in OPERATIONS:
         assert f'{{"{o.name}", {o.min_args}, {o.max_args},' in header
 
@@ -128,8 +128,8 @@ def test_parse_takes_exactly_the_catalogue_arity_and_slots(name: str) -> None:
 
 
 def test_reference_lists_every_op_probe_and_out_key() -> None:
-    doc = ops.SCENARIOS_DOC.read_text(encoding="utf-8")
-    ref = doc[doc.index(ops.DOC_BEGIN):doc.index(ops.DOC_END)]
+    doc = generate.SCENARIOS_DOC.read_text(encoding="utf-8")
+    ref = doc[doc.index(generate.DOC_BEGIN):doc.index(generate.DOC_END)]
     for o in OPERATIONS:
         assert f"| `{o.name}` |" in ref
         for p in o.params:
@@ -151,8 +151,8 @@ def test_ctypes_are_plan9_c() -> None:
 
 def test_every_libc_routine_is_answered_once_on_the_host() -> None:
     """compat/host.c answers each op's routine by hand, or answers.h does (Libc.stub): never both, never neither."""
-    host = (ops.AGENT_HEADER.parent / "compat" / "host.c").read_text(encoding="utf-8")
-    answers = ops.compat_answers()
+    host = (generate.AGENT_HEADER.parent / "compat" / "host.c").read_text(encoding="utf-8")
+    answers = generate.compat_answers()
     for o in OPERATIONS:
         if o.libc is None:
             continue

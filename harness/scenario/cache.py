@@ -42,7 +42,7 @@ ANY_ARCH = "*"
 _HARNESS = Path(__file__).resolve().parent.parent
 # what compiling reads besides the scenario: a change to any of these is a new compiler
 _SOURCES = ("scenario/compiler.py", "scenario/loader.py", "scenario/constants.py", "scenario/cache.py", "libc.py",
-            "program.py", "ops.py", "errors.py", "model/arch.py", "model/fs.py")
+            "program.py", "ops/__init__.py", "errors.py", "model/arch.py", "model/fs.py")
 
 _memo: dict[tuple[str, str, str], Scenario] = {}
 

@@ -31,7 +31,7 @@ from harness.scenario.loader import (
 )
 
 # The scenario view of the catalogue: op -> [(parameter, type)], "?" marking an
-# optional one, in program order (harness/ops.py).
+# optional one, in program order (harness/ops).
 SIGNATURES: dict[str, list[tuple[str, str]]] = {
     o.name: [(p.name, p.ptype.value + ("?" if p.optional else "")) for p in o.params]
     for o in OPERATIONS

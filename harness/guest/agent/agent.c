@@ -109,7 +109,7 @@ enum {
 	Errmax		= 128,
 };
 
-/* The op table, its enum and the word lists: generated from harness/ops.py. */
+/* The op table, its enum and the word lists: generated from harness/ops. */
 #include "ops.h"
 
 typedef struct Arg Arg;

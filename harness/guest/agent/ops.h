@@ -1,4 +1,4 @@
-/* generated from harness/ops.py by python -m harness.ops --write; do not edit */
+/* generated from harness/ops by python -m harness.ops --write; do not edit */
 
 /* operation kinds (OpKind) */
 enum { Kcall, Kprobe, Kaction };

@@ -670,7 +670,7 @@ ptr(vlong v)
 	return (void*)(intptr_t)v;
 }
 
-/* the calls answered by their return value alone: generated from harness/ops.py */
+/* the calls answered by their return value alone: generated from harness/ops */
 #include "answers.h"
 
 int

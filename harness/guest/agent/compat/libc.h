@@ -41,7 +41,7 @@ void	nh_closeout(int);
 extern char	end[];
 
 #define main	nh_main
-/* the operations' libc routines, renamed to nh_ and declared: generated from harness/ops.py */
+/* the operations' libc routines, renamed to nh_ and declared: generated from harness/ops */
 #include "calls.h"
 /* and the agent's own */
 #define rerrstr	nh_rerrstr
