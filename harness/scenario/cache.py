@@ -29,14 +29,10 @@ import pickle
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
 from harness.cachedir import cache_root
-
-if TYPE_CHECKING:
-    from harness.scenario.compiler import Scenario
 
 ANY_ARCH = "*"
 _HARNESS = Path(__file__).resolve().parent.parent
@@ -44,7 +40,9 @@ _HARNESS = Path(__file__).resolve().parent.parent
 _SOURCES = ("scenario/compiler.py", "scenario/loader.py", "scenario/constants.py", "scenario/cache.py", "libc.py",
             "program.py", "ops/__init__.py", "errors.py", "model/arch.py", "model/fs.py")
 
-_memo: dict[tuple[str, str, str], Scenario] = {}
+# values are harness.scenario.compiler.Scenario; kept opaque here so this
+# module does not import the compiler (which imports it)
+_memo: dict[tuple[str, str, str], object] = {}
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +66,7 @@ def _entry(key: str, arch: str) -> Path:
     return cache_root() / "compiled" / f"{name}.pickle"
 
 
-def lookup(key: str, arch: str) -> Scenario | None:
+def lookup(key: str, arch: str) -> object | None:
     for a in (ANY_ARCH, arch):
         hit = _memo.get((key, a, compiler_version()))
         if hit is not None:
@@ -83,27 +81,24 @@ def lookup(key: str, arch: str) -> Scenario | None:
     return None
 
 
-def store(key: str, arch: str, sc: Scenario, arch_used: bool) -> None:
+def store(key: str, arch: str, sc: object, arch_used: bool) -> None:
     a = arch if arch_used else ANY_ARCH
     _memo[(key, a, compiler_version())] = sc
     if _disk_enabled():
         _save(_entry(key, a), sc)
 
 
-def _load(path: Path) -> Scenario | None:
-    from harness.scenario.compiler import Scenario
-
+def _load(path: Path) -> object | None:
     try:
         with path.open("rb") as f:
-            sc = pickle.load(f)
+            return pickle.load(f)
     except FileNotFoundError:
         return None
     except Exception:  # a broken entry is a miss; it is rewritten after the compile
         return None
-    return sc if isinstance(sc, Scenario) else None
 
 
-def _save(path: Path, sc: Scenario) -> None:
+def _save(path: Path, sc: object) -> None:
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

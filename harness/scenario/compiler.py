@@ -460,7 +460,7 @@ def compile_scenario(path: str | Path, arch: str = "amd64") -> Scenario:
     data = read_scenario_text(path)
     key = cache.content_key(path, data)
     hit = cache.lookup(key, arch)
-    if hit is not None:
+    if isinstance(hit, Scenario):  # anything else (an entry from an older Scenario class) is a miss
         return hit
     c = _Compiler(path, arch)
     sc = _compile(c, load_yaml_bytes(data, path), path)
