@@ -278,7 +278,11 @@ class _Compiler:
                 raise self.fail(line, "argv must be a list of strings (or null for a nil argv)")
             out: list[Arg] = []
             for item in v:
-                out += self.arg("str", item, line)
+                if type(item) is str and "\n" not in item and "\0" not in item:  # the common case, inline
+                    self._charge(len(item), line)
+                    out.append(Arg("s", item))
+                else:
+                    out += self.arg("str", item, line)
             return out
         raise AssertionError(typ)
 
