@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ProgramError, ScenarioError
-from harness.ops import ADDRESS_BASES, HANDLER_MODES, OPERATIONS, PREDEFINED_VARS, OpKind
+from harness.ops import ADDRESS_BASES, HANDLER_MODES, OPERATIONS, PREDEFINED_VARS, PROBE_TABLE, OpKind
 from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
 from harness.program import parse as parse_program
 from harness.scenario import cache
@@ -400,26 +400,24 @@ class _Compiler:
         return [a for part in parts for a in part]
 
     def _probe(self, value: Any, line: int) -> list[Arg]:
+        """``probe: NAME`` or ``probe: [NAME, ARG...]``, the arguments of PROBE_TABLE[NAME]."""
         vals = value if isinstance(value, list) else [value]
         what = vals[0] if vals else None
-        if what not in PROBES:
+        if not isinstance(what, str) or what not in PROBE_TABLE:
             raise self.fail(line, f"probe: one of {', '.join(PROBES)}")
-        args = [Arg("w", str(what))]
-        rest = vals[1:]
-        if what == "fds":
-            args += self.arg("int", rest[0] if rest else 16, line)
-        elif what == "buf":
-            if not rest:
-                raise self.fail(line, "probe: [buf, NAME] needs a buffer name")
-            args += self.arg("buf", rest[0], line)
-            if len(rest) > 1:
-                args += self.arg("int", rest[1], line)
-        elif what == "env":
-            if not rest:
-                raise self.fail(line, "probe: [env, NAME] needs a variable name")
-            args += self.arg("str", rest[0], line)
-        elif rest:
-            raise self.fail(line, f"probe {what} takes no arguments")
+        spec, rest = PROBE_TABLE[what], vals[1:]
+        if len(rest) > len(spec.params):
+            if not spec.params:
+                raise self.fail(line, f"probe {what} takes no arguments")
+            raise self.fail(line, f"probe {what} takes at most {len(spec.params)} argument(s)")
+        args = [Arg("w", what)]
+        for i, p in enumerate(spec.params):
+            if i < len(rest):
+                args += self.arg(p.ptype.value, rest[i], line)
+            elif p.name in spec.defaults:
+                args += self.arg(p.ptype.value, spec.defaults[p.name], line)
+            elif not p.optional:
+                raise self.fail(line, f"probe: [{what}, {p.name.upper()}] needs {p.doc}")
         return args
 
     def _touch(self, value: Any, line: int) -> list[Arg]:
