@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ProgramError, ScenarioError
-from harness.ops import ADDRESS_BASES, HANDLER_MODES, OPERATIONS, PREDEFINED_VARS, PROBE_TABLE, OpKind
+from harness.ops import (
+    ADDRESS_BASES,
+    HANDLER_MODES,
+    OPERATIONS,
+    PREDEFINED_VARS,
+    PROBE_TABLE,
+    OpKind,
+)
 from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
 from harness.program import parse as parse_program
 from harness.scenario import cache
