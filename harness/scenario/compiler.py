@@ -22,6 +22,7 @@ from harness.ops import (
     OPERATIONS,
     PREDEFINED_VARS,
     PROBE_TABLE,
+    TOUCH_WORDS,
     OpKind,
 )
 from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
@@ -428,7 +429,7 @@ class _Compiler:
         return args
 
     def _touch(self, value: Any, line: int) -> list[Arg]:
-        if not isinstance(value, list) or len(value) not in (2, 3) or value[0] not in ("r", "w"):
+        if not isinstance(value, list) or len(value) not in (2, 3) or value[0] not in TOUCH_WORDS:
             raise self.fail(line, "touch: [r, ADDR] or [w, ADDR, VALUE]")
         if value[0] == "r" and len(value) != 2 or value[0] == "w" and len(value) != 3:
             raise self.fail(line, "touch: [r, ADDR] or [w, ADDR, VALUE]")
