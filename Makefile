@@ -18,7 +18,7 @@ PROFILE ?=
 JOBS    ?= 1
 RESULTS ?= results
 
-.PHONY: run test setup sysdeps lint typecheck bench clean
+.PHONY: run test setup sysdeps lint typecheck bench clean gen
 
 setup: $(STAMP)
 
@@ -47,6 +47,12 @@ run: setup sysdeps
 lint: setup
 	$(BIN)/ruff check harness tests benchmarks conftest.py
 	$(BIN)/mypy
+	$(BIN)/python -m harness.ops --check
+
+# Regenerate what harness/ops (the catalogue of operations) describes: the
+# agent's ops.h, the host build's compat/calls.h and answers.h, docs/SCENARIOS.md's reference.
+gen: setup
+	$(BIN)/python -m harness.ops --write
 
 test: setup sysdeps lint
 	$(BIN)/pytest -q tests

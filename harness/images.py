@@ -34,9 +34,10 @@ from pathlib import Path
 
 from harness.errors import ImageError, InputError, UsageError
 from harness.guest.build import cache_root, file_sha256
+from harness.model.arch import QEMU_ARCHES
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
-ARCHES = ("amd64", "arm64", "mips")
+ARCHES = QEMU_ARCHES
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHUNK = 1 << 20

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cachedir import cache_root
 from harness.errors import InfraError, UsageError
 from harness.guest.delivery import agent_hash, build_disk, mount_commands, need_mtool, run_mtool
 
@@ -84,13 +85,6 @@ def check_agent_image(arch: str, data: bytes, name: str = "agent") -> None:
             f"{name}: {len(far)} static(s) lie 16 MiB or more above setSB (e.g. {worst.name} at "
             f"{worst.value:#x}); 7l addresses them wrongly and the agent would fault: build it with a "
             f"smaller POOLSIZE (agent.c)")
-
-
-def cache_root() -> Path:
-    if os.environ.get("NINE_HARNESS_CACHE"):
-        return Path(os.environ["NINE_HARNESS_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nine-harness"
 
 
 def file_sha256(path: Path) -> str:

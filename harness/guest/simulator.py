@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from harness.guest.simkernel import Fault, FaultKind, flaky_misbehaves
+from harness.model.errors import Enonexist
 from harness.model.profiles import Profile
 from harness.program import parse as parse_program
 from harness.program import tokenize
@@ -121,7 +122,7 @@ class Simulator:
         elif name in ("nhagent", "nhagent.sim"):
             self.status = self.agent(words[1:])
         else:
-            self.say(f"{words[0]}: '{words[0]}' file does not exist\n")
+            self.say(f"{words[0]}: '{words[0]}' {Enonexist}\n")  # rc's exec failure: the kernel's errstr
             self.status = f"{words[0]}:exec"
 
     def agent(self, argv: list[str]) -> str:

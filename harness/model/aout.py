@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from harness.libc import tokenize_bytes
 from harness.model.arch import HDR_MAGIC, MAGIC_NAMES, Arch
 from harness.model.errors import Ebadarg, Ebadexec, Enovmem, KernelError
 from harness.model.profiles import Profile
@@ -252,38 +253,9 @@ def _seed_split(line: bytes) -> list[bytes]:
     return [t for t in line.replace(b"\t", b" ").split(b" ") if t]
 
 
-_QSEP = b" \t\r\n"  # libc/port/tokenize.c qsep
-_QUOTE = 0x27
-
-
 def tokenize(line: bytes, maxargs: int) -> list[bytes]:
-    """libc tokenize(2): blank/tab/CR/NL separated, '...' quoting, '' inside quotes is '."""
-    s = line.split(b"\0", 1)[0]
-    out: list[bytes] = []
-    i, n = 0, len(s)
-    while len(out) < maxargs:
-        while i < n and s[i] in _QSEP:
-            i += 1
-        if i >= n:
-            break
-        tok = bytearray()
-        quoting = False
-        while i < n and (quoting or s[i] not in _QSEP):
-            c = s[i]
-            if c != _QUOTE:
-                tok.append(c)
-                i += 1
-            elif not quoting:
-                quoting = True
-                i += 1
-            elif i + 1 < n and s[i + 1] == _QUOTE:  # doubled quote inside quotes
-                tok.append(_QUOTE)
-                i += 2
-            else:  # closing quote
-                quoting = False
-                i += 1
-        out.append(bytes(tok))
-    return out
+    """libc tokenize(2) (harness.libc): blank/tab/CR/NL separated, '...' quoting, '' inside quotes is '."""
+    return tokenize_bytes(line, maxargs)
 
 
 def parse_shebang(data: bytes, profile: Profile) -> list[str]:

@@ -232,6 +232,10 @@ AOUT_ONLY_ARCHES: dict[str, Arch] = {
 
 ALL_ARCHES: dict[str, Arch] = {**ARCHES, **AOUT_ONLY_ARCHES}
 
+# The arches `harness run` boots under QEMU (harness/qemu/profiles.py has a
+# machine for each) and images/ has manifests for; the others are modelled only.
+QEMU_ARCHES: tuple[str, ...] = ("amd64", "arm64", "mips")
+
 
 def get_arch(name: str) -> Arch:
     try:

@@ -109,74 +109,8 @@ enum {
 	Errmax		= 128,
 };
 
-/* operation kinds, as OPS in program.py */
-enum { Kcall, Kprobe, Kaction };
-
-typedef struct Op Op;
-struct Op {
-	char	*name;
-	int	min;
-	int	max;
-	int	kind;
-};
-
-/* Keep in the order of OPS in harness/program.py. */
-static Op ops[] = {
-	{"rfork",	1, 2, Kcall},
-	{"exec",		2, -1, Kcall},
-	{"exits",	1, 1, Kcall},
-	{"await",	2, 2, Kcall},
-	{"errstr",	2, 2, Kcall},
-	{"_errstr",	1, 1, Kcall},
-	{"_wait",	1, 1, Kcall},
-	{"werrstr",	1, 1, Kcall},
-	{"rendezvous",	2, 2, Kcall},
-	{"semacquire",	2, 2, Kcall},
-	{"tsemacquire",	2, 2, Kcall},
-	{"semrelease",	2, 2, Kcall},
-	{"sleep",	1, 1, Kcall},
-	{"alarm",	1, 1, Kcall},
-	{"nsec",		0, 0, Kcall},
-	{"notify",	1, 1, Kcall},
-	{"noted",	1, 1, Kcall},
-	{"sysr1",	0, 0, Kcall},
-	{"brk",		1, 1, Kcall},
-	{"segbrk",	2, 2, Kcall},
-	{"segattach",	4, 4, Kcall},
-	{"segdetach",	1, 1, Kcall},
-	{"segfree",	2, 2, Kcall},
-	{"open",		2, 2, Kcall},
-	{"create",	3, 3, Kcall},
-	{"close",	1, 1, Kcall},
-	{"dup",		2, 2, Kcall},
-	{"pipe",		1, 1, Kcall},
-	{"read",		3, 3, Kcall},
-	{"write",	3, 3, Kcall},
-	{"seek",		3, 3, Kcall},
-	{"remove",	1, 1, Kcall},
-	{"fd2path",	3, 3, Kcall},
-	{"chdir",	1, 1, Kcall},
-	{"postnote",	3, 3, Kcall},
-	{"probe",	1, 3, Kprobe},
-	{"writefile",	2, 3, Kaction},
-	{"putenv",	2, 2, Kaction},
-	{"touch",	2, 3, Kaction},
-};
-
-enum {
-	Orfork, Oexec, Oexits, Oawait, Oerrstr, O_errstr, O_wait, Owerrstr, Orendezvous,
-	Osemacquire, Otsemacquire, Osemrelease, Osleep, Oalarm, Onsec, Onotify,
-	Onoted, Osysr1, Obrk, Osegbrk, Osegattach, Osegdetach, Osegfree, Oopen,
-	Ocreate, Oclose, Odup, Opipe, Oread, Owrite, Oseek, Oremove, Ofd2path,
-	Ochdir, Opostnote, Oprobe, Owritefile, Oputenv, Otouch, Nops,
-};
-
-static char *argkinds = "isbavnchw";
-static char *probes[] = { "segments", "fds", "errstr", "noteid", "buf", "env", "args", "procargs", "brk", nil };
-static char *hmodes[] = { "cont", "dflt", "exit", "badarg", "none", nil };
-enum { Hcont, Hdflt, Hexit, Hbadarg, Hnone };
-static char *abases[] = { "text", "data", "bss", "end", "stack", "stacktop", nil };
-static char *predef[] = { "pid", "ppid", nil };
+/* The op table, its enum and the word lists: generated from harness/ops. */
+#include "ops.h"
 
 typedef struct Arg Arg;
 struct Arg {
@@ -818,14 +752,6 @@ runeat(uchar *p, uchar *e, long *r)
 	return len;
 }
 
-/* str.splitlines() line boundaries */
-static int
-islinebreak(long r)
-{
-	return r == '\n' || r == '\r' || r == 0x0b || r == 0x0c || r == 0x1c || r == 0x1d || r == 0x1e
-		|| r == 0x85 || r == 0x2028 || r == 0x2029;
-}
-
 /* str.isspace() */
 static int
 pyisspace(long r)
@@ -942,6 +868,37 @@ isint(char *s)
 	if(*s == '-')
 		s++;
 	return isnum(s);
+}
+
+/* program.py fits64: a number token (isint) is a vlong or a uvlong */
+static int
+fits64(char *s)
+{
+	char *max;
+	int neg, hex, n, m, i, c;
+
+	neg = *s == '-';
+	if(neg)
+		s++;
+	hex = s[0] == '0' && s[1] == 'x';
+	if(hex)
+		s += 2;
+	while(*s == '0')
+		s++;
+	if(hex)
+		max = neg ? "8000000000000000" : "ffffffffffffffff";
+	else
+		max = neg ? "9223372036854775808" : "18446744073709551615";
+	n = strlen(s);
+	m = strlen(max);
+	if(n != m)
+		return n < m;
+	for(i = 0; i < n; i++){
+		c = s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i];
+		if(c != max[i])
+			return c < max[i];
+	}
+	return 1;
 }
 
 /* parse_int, wrapping to 64 bits */
@@ -1138,10 +1095,14 @@ parsearg(Arg *a, char *tok, int line)
 	case 'i':
 		if(!isint(a->text))
 			failr(line, "bad integer ", a->text, nil);
+		if(!fits64(a->text))
+			failr(line, "integer ", a->text, " does not fit in 64 bits");
 		break;
 	case 'a':
 		if(!isaddr(a->text, base, sizeof base, &off))
 			failr(line, "bad address ", a->text, nil);
+		if((!isname(base) && !fits64(base)) || (*off != 0 && !fits64(off+1)))
+			failr(line, "address ", a->text, " does not fit in 64 bits");
 		if(*off == '+')
 			a->off = intval(off+1);	/* intval takes an optional '-' only */
 		else if(*off != 0)
@@ -1161,6 +1122,10 @@ parsearg(Arg *a, char *tok, int line)
 			if(!isname(a->text) || (plus[1] != 0 && !isint(plus+1))){
 				*plus = '+';
 				failr(line, "bad buffer reference ", a->text, nil);
+			}
+			if(plus[1] != 0 && !fits64(plus+1)){
+				*plus = '+';
+				failr(line, "buffer offset ", plus+1, " does not fit in 64 bits");
 			}
 			a->val = pstrdup(a->text);
 			*plus = '+';
@@ -1187,6 +1152,35 @@ parsearg(Arg *a, char *tok, int line)
 		a->val = expand(a->text);
 		break;
 	}
+}
+
+/* The kinds argument I of OP may have (ops.h slots): as harness/program.py _parse_stmt. */
+static void
+checkslot(int op, int i, Arg *a, char *tok, int line)
+{
+	char *slots, *kinds, *what, buf[160];
+	int n, j;
+	Str s;
+
+	slots = ops[op].slots;
+	n = strlen(slots);
+	j = n > 0 && slots[n-1] == '*' && i >= n-2 ? n-2 : i;
+	switch(slots[j]){
+	case 'c':	kinds = "c"; what = "a block (c:)"; break;
+	case 'h':	kinds = "h"; what = "a handler mode (h:)"; break;
+	case 'w':	kinds = "w"; what = "a word (w:)"; break;
+	default:	kinds = valuekinds; what = "a value (i: s: b: a: v: n:)"; break;
+	}
+	if(strchr(kinds, a->kind) != nil)
+		return;
+	sinit(&s, buf, sizeof buf);
+	sadd(&s, ops[op].name);
+	sadd(&s, " argument ");
+	suint(&s, i+1);
+	sadd(&s, " takes ");
+	sadd(&s, what);
+	sadd(&s, ", not ");
+	failr(line, pstrdup(buf), tok, nil);
 }
 
 static void
@@ -1253,9 +1247,11 @@ parsestmt(int ntok, int line)
 		fail(line, pstrdup(errmsg), nil, nil);
 	}
 	if(op == Oprobe && (st->args[0].kind != 'w' || lookup(probes, st->args[0].text) < 0))
-		fail(line, "probe needs one of w:segments|fds|errstr|noteid|buf|env|args|procargs|brk", nil, nil);
-	if(op == Otouch && (st->args[0].kind != 'w' || (strcmp(st->args[0].text, "r") != 0 && strcmp(st->args[0].text, "w") != 0)))
+		fail(line, "probe needs one of w:", PROBEWORDS, nil);
+	if(op == Otouch && (st->args[0].kind != 'w' || lookup(touchwords, st->args[0].text) < 0))
 		fail(line, "touch needs w:r or w:w", nil, nil);
+	for(i = 0; i < nargs; i++)
+		checkslot(op, i, &st->args[i], toks[i+2], line);
 	if(op == Oexec)
 		st->argv = palloc((nargs + 1) * sizeof(char*));
 	nstmts++;
@@ -1451,7 +1447,7 @@ parse(char *text, long len)
 	while(p < e){
 		line++;
 		ls = p;
-		/* find the end of this line: a str.splitlines() boundary */
+		/* find the end of this line: the format splits at newlines only (program.py lines) */
 		for(;;){
 			if(p >= e)
 				break;	/* the text is NUL-terminated already */
@@ -1460,12 +1456,8 @@ parse(char *text, long len)
 			n = runeat(p, e, &r);
 			if(n < 0)
 				fail(line, "program is not valid UTF-8", nil, nil);
-			if(islinebreak(r)){
-				q = p;
-				p += n;
-				if(r == '\r' && p < e && *p == '\n')
-					p++;
-				*q = 0;
+			if(r == '\n'){
+				*p++ = 0;
 				break;
 			}
 			p += n;
