@@ -206,7 +206,7 @@ class RunResult:
             "command": self.command.value,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
             "started_epoch": self.started,
-            "elapsed_seconds": self.elapsed or round(time.time() - self.started, 3),
+            "elapsed_seconds": self.elapsed if self.ended else round(time.time() - self.started, 3),
             "finished": self.finished,
             "interrupted": self.interrupted,
             "ended": self.ended,
