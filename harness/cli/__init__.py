@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("harness.cli.run_cmd", "run", "Scenarios through model and guest, diffed."),
     "profiles": ("harness.cli.model_cmd", "profiles", "List kernel semantic profiles and arches."),
     "images": ("harness.cli.images_cmd", "images_cmd", "Kernel manifests: list, fetch and check by sha256."),
+    "nightly": ("harness.cli.nightly_cmd", "nightly", "A matrix of kernels: JUnit, one HTML report, baseline, history."),
 }
 
 
