@@ -37,17 +37,18 @@ def previous_night(history: Path | None, tonight: str) -> tuple[str | None, dict
 
 
 def pass_series(history: Path | None, tonight: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per scenario, how many cells passed it on each of the last nights (tonight last)."""
+    """Per scenario, of the cells that ran it, how many passed, on each of the last nights (tonight last)."""
     nights = (_nights(history, tonight) if history else [])[-(KEEP_IN_TREND - 1):]
     rows = [(n, s.get("outcomes", [])) for n, s in nights] + [(tonight, outcomes)]
     names = sorted({o["scenario"] for o in outcomes})
-    series: dict[str, list[int | None]] = {}
-    for name in names:
-        series[name] = []
-        for _, outs in rows:
-            mine = [o for o in outs if o["scenario"] == name]
-            series[name].append(sum(o["verdict"] == "pass" for o in mine) if mine else None)
-    return {"nights": [n for n, _ in rows], "pass": series}
+    passes: dict[str, list[int]] = {n: [] for n in names}
+    totals: dict[str, list[int]] = {n: [] for n in names}
+    for _, outs in rows:
+        for name in names:
+            mine = [o for o in outs if o["scenario"] == name and o["verdict"] != "not-run"]
+            passes[name].append(sum(o["verdict"] == "pass" for o in mine))
+            totals[name].append(len(mine))
+    return {"nights": [n for n, _ in rows], "pass": passes, "total": totals}
 
 
 def keep(history: Path, night_dir: Path, night: str) -> Path:

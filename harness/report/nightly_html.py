@@ -166,22 +166,22 @@ def _grid(s: dict[str, Any], cells: list[str], scenarios: list[str],
             tds.append(f'<td class="v v-{o["verdict"]} st-{o["status"]}" data-verdict="{o["verdict"]}" '
                        f'data-trend="{o["trend"]}" data-cell="{e(c)}"{det} title="{tip}">{e(LABEL[o["verdict"]])}</td>')
         trend = next((t for t in TRENDS if t in trends), "none")
-        series = s["history"]["pass"].get(name, [])
+        series = list(zip(s["history"]["pass"].get(name, []), s["history"]["total"].get(name, []), strict=True))
         rows.append(f'<tr data-scenario="{e(name)}" data-covers="{e(" ".join(covers[name]))}">'
                     f"<td>{e(name)}</td><td>{e(', '.join(covers[name]))}</td>{''.join(tds)}"
                     f'<td class="trend"><span class="tr-{trend}">{e(trend)}</span> '
-                    f"{_svg(s['history']['nights'], series, len(cells))}</td></tr>")
+                    f"{_svg(s['history']['nights'], series)}</td></tr>")
     return (f'<table id="grid"><thead><tr><th>scenario</th><th>covers</th>{head}<th>trend (passes per night)</th>'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def _svg(nights: list[str], series: list[int | None], ncells: int) -> str:
+def _svg(nights: list[str], series: list[tuple[int, int]]) -> str:
+    """Bars of passes per night, full height when every cell that ran the scenario passed."""
     w, h, bw = 6, 18, 5
     bars = []
-    top = max(ncells, 1)
-    for k, (night, n) in enumerate(zip(nights, series, strict=False)):
+    for k, (night, (n, top)) in enumerate(zip(nights, series, strict=True)):
         x = k * w
-        if n is None:
+        if top == 0:
             bars.append(f'<rect x="{x}" y="{h - 1}" width="{bw}" height="1" fill="#d1d5db"><title>{e(night)}: '
                         "not run</title></rect>")
             continue
