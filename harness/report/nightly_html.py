@@ -72,7 +72,14 @@ def e(x: Any) -> str:
 
 
 def link(rel: str | None, text: str) -> str:
-    return f'<a href="{e(quote(rel))}">{e(text)}</a>' if rel else ""
+    """A link to a file of the night (relative), or to a web page (a baseline entry's link)."""
+    if not rel:
+        return ""
+    if rel.startswith(("http://", "https://")):
+        return f'<a href="{e(rel)}" rel="noreferrer">{e(text)}</a>'
+    if ":" in rel.split("/", 1)[0]:
+        return e(text)  # no other schemes (javascript:, data:) from a baseline file
+    return f'<a href="{e(quote(rel))}">{e(text)}</a>'
 
 
 def render(s: dict[str, Any]) -> str:

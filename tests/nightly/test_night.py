@@ -15,47 +15,9 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from nightlyutil import XSD, cell, nightly, outcome, simkernel, summary, write
+from nightlyutil import XSD, outcome, summary
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    d = tmp_path_factory.mktemp("night")
-    seed = simkernel(d / "seed.kernel")
-    current = simkernel(d / "current.kernel", switches=("+namec-error-suffix",),
-                        faults=("panic:cow", "flaky:short"))
-    matrix = write(d / "matrix.toml", cell("seed-amd64", seed),
-                   cell("current-amd64", current, ("rfork/cow.yaml", "exits/short.yaml",
-                                                   "errstr/after-failure-seed.yaml", "syscall:nsec"), jobs=2))
-    baseline = write(d / "baseline.toml", """
-[[known]]
-scenario = "after-failure-*"
-cell = "current-*"
-reason = "namec error text order changed in 6eed7a478"
-signature = "file does not exist: '"
-link = "https://example.invalid/issue/1"
-
-[[known]]
-scenario = "no-such-scenario"
-cell = "*"
-reason = "stale on purpose"
-
-[[known]]
-scenario = "cow"
-cell = "current-*"
-reason = "a hang we know about: a panic is a different divergence"
-signature = "re:^hang"
-until = 2020-01-31
-""")
-    first = nightly("--matrix", matrix, "--out", d / "n1", "--baseline", baseline, "--history", d / "hist",
-                    "--jobs", "3", "--retries", "2")
-    # the next night: the panic is fixed, the switch still on
-    simkernel(current, switches=("+namec-error-suffix",))
-    second = nightly("--matrix", matrix, "--out", d / "n2", "--baseline", baseline, "--history", d / "hist",
-                     "--jobs", "3", "--retries", "1")
-    return {"dir": d, "first": first, "second": second, "n1": d / "n1", "n2": d / "n2"}
 
 
 def test_a_night_fails_only_on_what_the_baseline_does_not_explain(nights: dict[str, Any]) -> None:
