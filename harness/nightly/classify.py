@@ -28,6 +28,8 @@ def classify(cells: list[CellResult], baseline: Baseline, previous: dict[tuple[s
     """Set each outcome's verdict, known entry and trend (PREVIOUS: (cell, scenario) -> verdict)."""
     used: set[int] = set()
     for cell in cells:
+        if cell.state == CellState.NOT_RUN.value:
+            continue  # its outcomes stay not-run
         for o in cell.outcomes:
             o.verdict = _verdict(o, baseline, flaky_fails, used)
             o.trend = trend(o.verdict, previous.get((o.cell, o.scenario)))

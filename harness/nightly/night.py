@@ -36,7 +36,7 @@ from harness.nightly.baseline import Baseline
 from harness.nightly.cellrun import Runner, run_cell
 from harness.nightly.classify import classify
 from harness.nightly.matrix import Cell, Matrix
-from harness.nightly.outcome import CellResult, CellState
+from harness.nightly.outcome import CellResult, CellState, NightVerdict, Outcome
 
 
 @dataclass
@@ -100,7 +100,8 @@ class Night:
         todo = [c for c in self.matrix.cells if c.name not in self.results]
         self.write_outputs(finished=not todo)
         tokens = _Tokens(self.opts.jobs)
-        threads = [threading.Thread(target=self._cell, args=(c, tokens), daemon=True) for c in todo]
+        threads = [threading.Thread(target=self._cell, args=(c, tokens, turn), daemon=True)
+                   for turn, c in enumerate(todo)]
         for t in threads:
             t.start()
         try:
@@ -120,9 +121,9 @@ class Night:
             self.say(f"nightly: night {self.night_id} kept in {kept}")
         return int(summary["exit_code"])
 
-    def _cell(self, cell: Cell, tokens: _Tokens) -> None:
+    def _cell(self, cell: Cell, tokens: _Tokens, turn: int) -> None:
         n = min(cell.jobs, self.opts.jobs)
-        if not tokens.acquire(n, self.runner.stopping):
+        if not tokens.acquire(n, turn, self.runner.stopping):
             return
         try:
             if self.runner.stopping.is_set():
@@ -149,16 +150,14 @@ class Night:
         from harness.report import junit, nightly_html
 
         with self.lock:
-            cells = [self.results.get(c.name) or CellResult(c.name, CellState.NOT_RUN.value)
-                     for c in self.matrix.cells]
+            cells = [self.results.get(c.name) or _not_run(c) for c in self.matrix.cells]
             prev_id, prev = history.previous_night(self.opts.history, self.night_id)
             report = classify(cells, self.opts.baseline, prev, self.opts.flaky_fails, datetime.date.today())
             summary = build_summary(self, cells, report, prev_id, finished)
             for cell, res in zip(self.matrix.cells, cells, strict=True):
                 if res.state != CellState.NOT_RUN.value:
                     junit.write_junit(self.opts.out / "junit" / f"{cell.name}.xml", summary_cell(summary, cell.name),
-                                      [o for o in summary["outcomes"] if o["cell"] == cell.name],
-                                      self.opts.flaky_fails)
+                                      [o for o in summary["outcomes"] if o["cell"] == cell.name])
             _write_atomic(self.opts.out / "summary.json", json.dumps(summary, indent=1) + "\n")
             _write_atomic(self.opts.out / "summary.txt", summary_text(summary))
             _write_atomic(self.opts.out / "report.html", nightly_html.render(summary))
@@ -169,20 +168,29 @@ def summary_cell(summary: dict[str, Any], name: str) -> dict[str, Any]:
     return next(c for c in summary["cells"] if c["name"] == name)
 
 
+def _not_run(cell: Cell) -> CellResult:
+    """A cell the night has not finished: its scenarios are in the report, as not run."""
+    return CellResult(cell.name, CellState.NOT_RUN.value, outcomes=[
+        Outcome(cell.name, sc.name, list(sc.covers), NightVerdict.NOT_RUN.value) for sc in cell.scenarios])
+
+
 class _Tokens:
-    """--jobs shared by the cells: a cell with jobs = N takes N of them."""
+    """--jobs shared by the cells: a cell with jobs = N takes N of them; cells start in matrix order."""
 
     def __init__(self, total: int) -> None:
         self.free = total
+        self.turn = 0
         self.cond = threading.Condition()
 
-    def acquire(self, n: int, stop: threading.Event) -> bool:
+    def acquire(self, n: int, turn: int, stop: threading.Event) -> bool:
         with self.cond:
-            while self.free < n:
+            while self.turn != turn or self.free < n:
                 if stop.is_set():
                     return False
                 self.cond.wait(0.2)
             self.free -= n
+            self.turn += 1
+            self.cond.notify_all()
             return True
 
     def release(self, n: int) -> None:

@@ -8,7 +8,7 @@ One <testsuite> per cell, one <testcase> per scenario (classname CELL.SYSCALL):
 * known (baseline)              -> <skipped message="known: REASON">;
 * flaky                         -> passed, with one <flakyFailure> per failing attempt
                                    (the Surefire rerun shape both readers understand);
-                                   with --flaky-fails a <failure type="flaky"> instead;
+                                   with --flaky-fails also a <failure type="flaky">;
 * not run (interrupted night)   -> <skipped message="not run">.
 
 <system-out> is the scenario's console excerpt.  Input is the night summary's
@@ -55,12 +55,13 @@ def _console(night_dir: Path, o: dict[str, Any]) -> str:
     return str(o.get("detail", ""))[-EXCERPT_LIMIT:]
 
 
-def testcase(night_dir: Path, cell: str, o: dict[str, Any], flaky_fails: bool) -> TestCase:
+def testcase(night_dir: Path, cell: str, o: dict[str, Any]) -> TestCase:
     covers = o.get("covers") or ["scenario"]
     tc = TestCase(o["scenario"], classname=f"{cell}.{covers[0]}", time=float(o.get("seconds", 0.0)))
     verdict, summary = o["verdict"], clean(o.get("summary", ""))
-    if verdict == "new":
-        f = Failure(summary, o["status"])
+    flaky = len({(a["status"], a["summary"]) for a in o.get("attempts", [])}) > 1
+    if verdict == "new":  # with --flaky-fails a flaky scenario is new too, of type "flaky"
+        f = Failure(summary, "flaky" if flaky else o["status"])
         f.text = clean(o.get("detail", "")) or summary
         tc.result = [f]
     elif verdict == "infra":
@@ -71,9 +72,7 @@ def testcase(night_dir: Path, cell: str, o: dict[str, Any], flaky_fails: bool) -
         tc.result = [Skipped(clean(f"known: {o['known']['reason']}"))]
     elif verdict == "not-run":
         tc.result = [Skipped("not run: the night was interrupted")]
-    elif verdict == "flaky":
-        if flaky_fails:
-            tc.result = [Failure(clean("flaky: " + summary), "flaky")]
+    if flaky:
         for a in o.get("attempts", []):
             if a["status"] in ("diverged", "guest-crash"):
                 ff = FlakyFailure()
@@ -85,13 +84,13 @@ def testcase(night_dir: Path, cell: str, o: dict[str, Any], flaky_fails: bool) -
     return tc
 
 
-def write_junit(path: Path, cell: dict[str, Any], outcomes: list[dict[str, Any]], flaky_fails: bool = False) -> None:
+def write_junit(path: Path, cell: dict[str, Any], outcomes: list[dict[str, Any]]) -> None:
     """Write PATH (atomically): the cell's testsuite."""
     night_dir = path.parent.parent
     suite = TestSuite(cell["name"])
     suite.hostname = os.uname().nodename
     for o in outcomes:
-        suite.add_testcase(testcase(night_dir, cell["name"], o, flaky_fails))
+        suite.add_testcase(testcase(night_dir, cell["name"], o))
     if cell.get("message"):  # why the cell could not run
         suite.append(junitparser.SystemErr(clean(cell["message"])))
     suite.add_property("arch", cell["arch"])
