@@ -8,6 +8,7 @@ the matrix file's directory, then to the current directory.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,20 @@ def _kernel(t: TomlTables, i: int, e: dict[str, Any], cell: Cell) -> None:
             raise t.error(i, key, f"{value} is a SIMULATED kernel for {sk.arch}, not {cell.arch}")
 
 
+@functools.cache
+def _corpus_covers() -> tuple[tuple[Path, tuple[str, ...]], ...]:
+    """What each corpus scenario covers, read once however many cells say "syscall:NAME"."""
+    from harness.scenario.compiler import find_scenarios
+    from harness.scenario.loader import load_yaml
+
+    out = []
+    for f in find_scenarios(None):
+        doc = load_yaml(f)
+        covers = doc.get("covers") if isinstance(doc, dict) else None
+        out.append((f, tuple(str(c) for c in covers) if isinstance(covers, list) else ()))
+    return tuple(out)
+
+
 def _scenarios(t: TomlTables, i: int, value: Any, cell: Cell) -> list[CellScenario]:
     from harness.scenario.compiler import compile_scenario, find_scenarios
 
@@ -179,7 +194,7 @@ def _scenarios(t: TomlTables, i: int, value: Any, cell: Cell) -> list[CellScenar
     for v in value:
         try:
             if v.startswith(SYSCALL_PREFIX):
-                found = find_scenarios(None, v[len(SYSCALL_PREFIX):])
+                found = [f for f, covers in _corpus_covers() if v[len(SYSCALL_PREFIX):] in covers]
                 if not found:
                     raise InputError(f"no scenario in the corpus covers {v[len(SYSCALL_PREFIX):]!r}")
             else:
