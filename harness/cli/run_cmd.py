@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from harness.errors import ExitCode, UsageError
-from harness.guest.simkernel import SimKernel, is_simulated_kernel
-from harness.guest.simkernel import load as load_simkernel
 from harness.model.profiles import get_profile
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
@@ -70,9 +68,6 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         qemu_profile = qemu_profile or img.qemu_profile
         kernel = str(images.fetch(img, progress=lambda s: click.echo(s, err=True)))
         click.echo(f"image: {img.name} ({img.sha256[:16]}) -> {kernel}")
-    simkernel = _simulated_kernel(kernel, arch)
-    if simkernel is not None:  # SPEC 6.1: a simulated kernel wherever a kernel is accepted
-        arch, kernel, simulate = simkernel.arch, None, True
     if profile:
         get_profile(profile)
     if fault and not simulate:
@@ -118,8 +113,6 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace)
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
                     "scenarios": len(compiled), "ktrace": ktrace}
-    if simkernel is not None:
-        results.meta["simulated_kernel"] = str(simkernel.path)
     agent_image = Path(agent).read_bytes() if agent else None
     if agent_image is not None:
         from harness.guest.build import check_agent_image
@@ -130,11 +123,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if simulate:
         from harness.run.simsession import SimulatedSession
 
-        sim_profile = simkernel.profile if simkernel else prof
-        sim_file = simkernel.path if simkernel else None
-
         def factory(n: int, rd: ResultsDir) -> SimulatedSession:
-            return SimulatedSession(n, rd, arch, sim_profile, fault, sim_file)
+            return SimulatedSession(n, rd, arch, prof, fault)
 
         results.write_versions([])
         run_factory = factory
@@ -153,17 +143,6 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         return 130
     _print_summary(verdicts, results.root)
     return exit_code_for(verdicts)
-
-
-def _simulated_kernel(kernel: str | None, arch: str | None) -> SimKernel | None:
-    if not kernel or not is_simulated_kernel(kernel):
-        return None
-    sk = load_simkernel(kernel)
-    if arch and arch != sk.arch:
-        raise UsageError(f"{kernel}: a SIMULATED kernel for {sk.arch}, not {arch}")
-    click.echo(f"kernel: {kernel} is a SIMULATED kernel ({sk.arch}, {sk.profile}{''.join(sk.switches)}"
-               f"{', faults ' + ' '.join(map(str, sk.faults)) if sk.faults else ''})")
-    return sk
 
 
 def _print_verdict(v: Verdict) -> None:

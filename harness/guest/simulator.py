@@ -17,27 +17,16 @@ Faults can be injected to exercise crash handling (``--fault KIND[:SCENARIO]``):
 * ``exit``    the "machine" disappears without a word (QEMU died).
 
 With ``:SCENARIO`` the fault fires only while running that scenario.
-
-``--simkernel FILE`` takes arch, profile, switches and faults from a
-simulated-kernel file (harness/guest/simkernel.py), which adds ``flaky``: the
-scenario's trace is perturbed on its odd-numbered runs only (counted in the
-file's state file), so reruns disagree.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import fcntl
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from harness.guest.simkernel import Fault, FaultKind, SimKernel
-from harness.guest.simkernel import load as load_simkernel
-from harness.model.profiles import Profile
 from harness.program import parse as parse_program
 from harness.program import tokenize
 
@@ -49,17 +38,12 @@ FAULT_KINDS = ("panic", "hang", "flood", "corrupt", "exit")
 
 
 class Simulator:
-    def __init__(self, arch: str, profile: str | Profile, fault: str | None, delay: float,
-                 simkernel: SimKernel | None = None) -> None:
+    def __init__(self, arch: str, profile: str, fault: str | None, delay: float) -> None:
         self.arch = arch
         self.profile = profile
-        self.faults: list[Fault] = list(simkernel.faults) if simkernel else []
-        self.state_path = simkernel.state_path if simkernel else None
-        if fault:
-            kind, _, scenario = fault.partition(":")
-            if kind not in FAULT_KINDS:
-                raise SystemExit(f"simulator: unknown fault {kind!r}")
-            self.faults.append(Fault(FaultKind(kind), scenario))
+        self.fault_kind, _, self.fault_scenario = (fault or "").partition(":")
+        if self.fault_kind and self.fault_kind not in FAULT_KINDS:
+            raise SystemExit(f"simulator: unknown fault {self.fault_kind!r}")
         self.delay = delay
         self.status = ""
         self.out = sys.stdout
@@ -72,8 +56,7 @@ class Simulator:
         self.say(BANNER)
         time.sleep(self.delay)
         self.say(SIM_NOTE)
-        name = self.profile.name if isinstance(self.profile, Profile) else self.profile
-        self.say(f"cpu0: simulated {self.arch}, profile {name}\n")
+        self.say(f"cpu0: simulated {self.arch}, profile {self.profile}\n")
         while True:
             self.say(BOOTARGS)
             line = sys.stdin.readline()
@@ -119,29 +102,25 @@ class Simulator:
         except (OSError, ValueError) as e:
             self.say(f"nhagent: {progfile}: {e}\n")
             return "nhagent:bad program"
-        faults = {f.kind.value for f in self.faults if f.applies(program.scenario)}
-        fault_kind = next((k for k in FAULT_KINDS if k in faults), "")
+        faulty = self.fault_kind and self.fault_scenario in ("", program.scenario)
         records = Machine(arch=self.arch, profile=self.profile).run(program)
-        if FaultKind.FLAKY in faults and records and self._odd_run(program.scenario):
-            last = records[-1]
-            records[-1] = dataclasses.replace(last, err=f"SIMULATED flaky fault (was {last.err!r})")
         for i, rec in enumerate(records):
             frame = encode(rec)
-            if fault_kind and i == len(records) // 2:
-                if fault_kind == "panic":
+            if faulty and i == len(records) // 2:
+                if self.fault_kind == "panic":
                     self.say(f"panic: fault: 0x0 pc=0xffffffff80{i:06x}\n"
                              "ktrace /kernel/path 0xffffffff80110abc 0xfffffe8000a1f6e8\n"
                              "cpu0: exiting\n")
                     os._exit(1)
-                if fault_kind == "hang":
+                if self.fault_kind == "hang":
                     while True:
                         time.sleep(3600)
-                if fault_kind == "exit":
+                if self.fault_kind == "exit":
                     os._exit(9)
-                if fault_kind == "corrupt":
+                if self.fault_kind == "corrupt":
                     mid = len(frame) // 2
                     frame = frame[:mid] + bytes([frame[mid] ^ 0x20]) + frame[mid + 1:]
-                if fault_kind == "flood":
+                if self.fault_kind == "flood":
                     mid = len(frame) // 2
                     self.out.flush()
                     sys.stdout.buffer.write(frame[:mid] + b"\nsdE0: interrupt storm (simulated)\n" + frame[mid:])
@@ -150,21 +129,6 @@ class Simulator:
             sys.stdout.buffer.write(frame)
             sys.stdout.buffer.flush()
         return ""
-
-    def _odd_run(self, scenario: str) -> bool:
-        """Count this run of SCENARIO in the state file (locked: cells share kernels)."""
-        if self.state_path is None:
-            return True
-        with open(self.state_path, "a+") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            f.seek(0)
-            text = f.read()
-            counts = json.loads(text) if text.strip() else {}
-            counts[scenario] = counts.get(scenario, 0) + 1
-            f.seek(0)
-            f.truncate()
-            f.write(json.dumps(counts, sort_keys=True) + "\n")
-        return bool(counts[scenario] % 2)
 
 
 def _split_commands(line: str) -> list[str]:
@@ -190,16 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default="9front-2022.05")
     ap.add_argument("--fault", help=f"inject a fault: KIND[:SCENARIO], KIND one of {', '.join(FAULT_KINDS)}")
     ap.add_argument("--boot-delay", type=float, default=0.05, help="seconds between banner and prompt")
-    ap.add_argument("--simkernel", help="a simulated-kernel file: arch, profile, switches and faults from it")
-    ap.add_argument("--no-faults", action="store_true", help="with --simkernel: ignore its faults (after a recovery)")
     args = ap.parse_args(argv)
-    if args.simkernel:
-        sk = load_simkernel(args.simkernel)
-        if args.no_faults:
-            sk = dataclasses.replace(sk, faults=tuple(f for f in sk.faults if f.kind is FaultKind.FLAKY))
-        sim = Simulator(sk.arch, sk.kernel_profile(), args.fault, args.boot_delay, sk)
-    else:
-        sim = Simulator(args.arch, args.profile, args.fault, args.boot_delay)
+    sim = Simulator(args.arch, args.profile, args.fault, args.boot_delay)
     try:
         sim.boot()
         sim.repl()

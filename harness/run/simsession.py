@@ -21,14 +21,11 @@ from harness.run.session import GuestRun
 
 
 class SimulatedSession:
-    def __init__(self, n: int, results: ResultsDir, arch: str, profile: str, fault: str | None = None,
-                 simkernel: Path | None = None) -> None:
+    def __init__(self, n: int, results: ResultsDir, arch: str, profile: str, fault: str | None = None) -> None:
         self.label = f"{arch}#sim{n}"
         self.arch = arch
         self.profile = profile
         self.fault = fault
-        self.simkernel = simkernel  # a simulated-kernel file (harness.guest.simkernel): its faults too
-        self.kernel_faults = True
         self.workdir = results.path(f"sim{n}", ".keep").parent
         self.log_path = results.console_log(n)
         self.qemu_command: list[str] = []
@@ -38,8 +35,6 @@ class SimulatedSession:
 
     def _argv(self) -> list[str]:
         argv = [sys.executable, "-m", "harness.guest.simulator", "--arch", self.arch, "--profile", self.profile]
-        if self.simkernel is not None:
-            argv += ["--simkernel", str(self.simkernel)] + ([] if self.kernel_faults else ["--no-faults"])
         return argv + (["--fault", self.fault] if self.fault else [])
 
     def deliver(self, programs: dict[str, str]) -> None:
@@ -67,7 +62,6 @@ class SimulatedSession:
         # without the fault (a real restore brings back the pre-fault machine too).
         self.close()
         self.fault = None
-        self.kernel_faults = False
         self.boot()
 
     def close(self) -> None:
