@@ -63,7 +63,12 @@ class QemuMissing(InfraError):
 
 
 class BootTimeout(InfraError):
-    pass
+    """The boot dialogue stopped.  KERNEL_STARTED: after the kernel's banner, so the
+    kernel itself hung while booting (a kernel verdict: harness.run.pipeline)."""
+
+    def __init__(self, message: str, kernel_started: bool = False) -> None:
+        super().__init__(message)
+        self.kernel_started = kernel_started
 
 
 class ImageError(InfraError):

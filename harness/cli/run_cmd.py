@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from harness.errors import ExitCode, UsageError
+from harness.guest.simkernel import is_simulated_kernel
+from harness.guest.simkernel import load as load_simulated_kernel
 from harness.model.profiles import get_profile
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
@@ -68,6 +70,13 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         qemu_profile = qemu_profile or img.qemu_profile
         kernel = str(images.fetch(img, progress=lambda s: click.echo(s, err=True)))
         click.echo(f"image: {img.name} ({img.sha256[:16]}) -> {kernel}")
+    sim_kernel = None
+    if kernel and is_simulated_kernel(kernel):  # [simulated-kernel] file: harness/guest/simkernel.py
+        sim_kernel = load_simulated_kernel(kernel)
+        if (arch and arch != sim_kernel.arch) or simulate or fault:
+            raise UsageError(f"{kernel} is a SIMULATED {sim_kernel.arch} kernel: its arch and faults are in the file "
+                             "(no other --arch, no --simulate or --fault)")
+        arch, simulate, kernel = sim_kernel.arch, True, None
     if profile:
         get_profile(profile)
     if fault and not simulate:
@@ -124,7 +133,10 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         from harness.run.simsession import SimulatedSession
 
         def factory(n: int, rd: ResultsDir) -> SimulatedSession:
-            return SimulatedSession(n, rd, arch, prof, fault)
+            return SimulatedSession(n, rd, arch, prof, fault, kernel=sim_kernel)
+
+        if sim_kernel is not None:
+            results.meta |= {"kernel": str(sim_kernel.path), "simulated_kernel": sim_kernel.label}
 
         results.write_versions([])
         run_factory = factory
@@ -133,7 +145,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         cfg.symbolise = _symboliser(Path(kernel or ""))
         cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
         run_factory = qemu_factory  # type: ignore[assignment]
-    click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}, "
+    click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}"
+               f"{f' ({sim_kernel.label})' if sim_kernel else ''}, "
                f"{jobs} job(s); results in {results.root}/")
     try:
         verdicts = run_scenarios(compiled, cfg, run_factory, results, progress=_print_verdict)
@@ -146,7 +159,7 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
 
 
 def _print_verdict(v: Verdict) -> None:
-    colour = {Status.PASS: "green", Status.DIVERGED: "red", Status.GUEST_CRASH: "red",
+    colour = {Status.PASS: "green", Status.DIVERGED: "red", Status.GUEST_CRASH: "red", Status.BOOT_CRASH: "red",
               Status.INFRA_ERROR: "yellow"}[v.status]
     click.echo(click.style(v.describe(), fg=colour))
     if v.status is Status.DIVERGED and v.detail:

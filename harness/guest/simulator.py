@@ -17,6 +17,10 @@ Faults can be injected to exercise crash handling (``--fault KIND[:SCENARIO]``):
 * ``exit``    the "machine" disappears without a word (QEMU died).
 
 With ``:SCENARIO`` the fault fires only while running that scenario.
+
+``--kernel-file FILE`` runs a SIMULATED kernel file (harness/guest/simkernel.py):
+its profile and switches, and its faults, which add ``panic-at-boot``,
+``hang-at-boot`` and ``flaky`` (a panic on the runs ``--run-index`` selects).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness.guest.simkernel import Fault, FaultKind, flaky_misbehaves
+from harness.model.profiles import Profile
 from harness.program import parse as parse_program
 from harness.program import tokenize
 
@@ -34,16 +40,19 @@ BANNER = "Plan 9\n"
 SIM_NOTE = "nine-harness SIMULATED 9front console (not a kernel)\n"
 BOOTARGS = "bootargs is (tcp, tls, il, local!device)[] "
 PROMPT = "% "
-FAULT_KINDS = ("panic", "hang", "flood", "corrupt", "exit")
+FAULT_KINDS = tuple(k.value for k in FaultKind)
 
 
 class Simulator:
-    def __init__(self, arch: str, profile: str, fault: str | None, delay: float) -> None:
+    def __init__(self, arch: str, profile: str | Profile, fault: str | None, delay: float,
+                 faults: tuple[Fault, ...] = (), run_index: int = 0) -> None:
         self.arch = arch
         self.profile = profile
-        self.fault_kind, _, self.fault_scenario = (fault or "").partition(":")
-        if self.fault_kind and self.fault_kind not in FAULT_KINDS:
-            raise SystemExit(f"simulator: unknown fault {self.fault_kind!r}")
+        try:
+            self.faults = faults + ((Fault.parse(fault),) if fault else ())
+        except ValueError as e:
+            raise SystemExit(f"simulator: {e}") from None
+        self.run_index = run_index
         self.delay = delay
         self.status = ""
         self.out = sys.stdout
@@ -56,7 +65,9 @@ class Simulator:
         self.say(BANNER)
         time.sleep(self.delay)
         self.say(SIM_NOTE)
-        self.say(f"cpu0: simulated {self.arch}, profile {self.profile}\n")
+        name = self.profile.name if isinstance(self.profile, Profile) else self.profile
+        self.say(f"cpu0: simulated {self.arch}, profile {name}\n")
+        self.boot_fault()
         while True:
             self.say(BOOTARGS)
             line = sys.stdin.readline()
@@ -65,6 +76,28 @@ class Simulator:
             if line.strip() == "!rc":
                 break
             self.say("bootargs: only !rc is simulated\n")
+
+    def boot_fault(self) -> None:
+        kinds = {f.kind for f in self.faults}
+        if FaultKind.PANIC_AT_BOOT in kinds:
+            self.say("panic: simulated boot panic: no root file system\n"
+                     "ktrace /kernel/path 0xffffffff80110abc\ncpu0: exiting\n")
+            os._exit(1)
+        if FaultKind.HANG_AT_BOOT in kinds:
+            while True:
+                time.sleep(3600)
+
+    def fault_for(self, scenario: str) -> str:
+        """The kind of fault to inject while running SCENARIO ("" for none)."""
+        for f in self.faults:
+            if not f.applies(scenario):
+                continue
+            if f.kind is FaultKind.FLAKY:
+                if flaky_misbehaves(scenario, self.run_index):
+                    return FaultKind.PANIC.value
+                continue
+            return f.kind.value
+        return ""
 
     def repl(self) -> None:
         while True:
@@ -102,25 +135,25 @@ class Simulator:
         except (OSError, ValueError) as e:
             self.say(f"nhagent: {progfile}: {e}\n")
             return "nhagent:bad program"
-        faulty = self.fault_kind and self.fault_scenario in ("", program.scenario)
+        fault_kind = self.fault_for(program.scenario)
         records = Machine(arch=self.arch, profile=self.profile).run(program)
         for i, rec in enumerate(records):
             frame = encode(rec)
-            if faulty and i == len(records) // 2:
-                if self.fault_kind == "panic":
+            if fault_kind and i == len(records) // 2:
+                if fault_kind == "panic":
                     self.say(f"panic: fault: 0x0 pc=0xffffffff80{i:06x}\n"
                              "ktrace /kernel/path 0xffffffff80110abc 0xfffffe8000a1f6e8\n"
                              "cpu0: exiting\n")
                     os._exit(1)
-                if self.fault_kind == "hang":
+                if fault_kind == "hang":
                     while True:
                         time.sleep(3600)
-                if self.fault_kind == "exit":
+                if fault_kind == "exit":
                     os._exit(9)
-                if self.fault_kind == "corrupt":
+                if fault_kind == "corrupt":
                     mid = len(frame) // 2
                     frame = frame[:mid] + bytes([frame[mid] ^ 0x20]) + frame[mid + 1:]
-                if self.fault_kind == "flood":
+                if fault_kind == "flood":
                     mid = len(frame) // 2
                     self.out.flush()
                     sys.stdout.buffer.write(frame[:mid] + b"\nsdE0: interrupt storm (simulated)\n" + frame[mid:])
@@ -153,9 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default="amd64")
     ap.add_argument("--profile", default="9front-2022.05")
     ap.add_argument("--fault", help=f"inject a fault: KIND[:SCENARIO], KIND one of {', '.join(FAULT_KINDS)}")
+    ap.add_argument("--kernel-file", help="a SIMULATED kernel file: arch, profile, switches and faults from it")
+    ap.add_argument("--run-index", type=int, default=0, help="which run this is (selects a flaky fault's runs)")
     ap.add_argument("--boot-delay", type=float, default=0.05, help="seconds between banner and prompt")
     args = ap.parse_args(argv)
-    sim = Simulator(args.arch, args.profile, args.fault, args.boot_delay)
+    if args.kernel_file:
+        from harness.guest.simkernel import load
+
+        sk = load(args.kernel_file)
+        sim = Simulator(sk.arch, sk.model_profile(), args.fault, args.boot_delay, sk.faults, args.run_index)
+    else:
+        sim = Simulator(args.arch, args.profile, args.fault, args.boot_delay, run_index=args.run_index)
     try:
         sim.boot()
         sim.repl()

@@ -372,7 +372,8 @@ class Console:
             if name == "timeout":
                 raise BootTimeout(
                     f"boot stuck in state {state.value} for {timeouts.of(state):.0f}s, waiting "
-                    f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}"
+                    f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}",
+                    kernel_started=state in (BootState.BANNER, BootState.BOOTARGS, BootState.USER),
                 )
             if name == "uerror":
                 raise ImageError(f"U-Boot could not boot the kernel: {match.group(0)}; "

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError, InfraError
+from harness.guest.simkernel import SimulatedKernel, is_simulated_kernel
+from harness.guest.simkernel import load as load_simulated_kernel
 from harness.run.modelrun import model_trace
 from harness.run.results import ResultsDir
 from harness.run.session import GuestRun, GuestSession
@@ -49,7 +51,7 @@ def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trac
     records, transport_errors = tframe.decode_records(run.output)
     records = [r for r in records if r.kind != KTRACE]  # the kernel's trace: save_ktrace
     header = Header(source="guest", scenario=scenario.name, arch=cfg.arch, profile=cfg.profile,
-                    meta={"status": run.status, "crash": run.crash})
+                    meta={"status": run.status, "crash": run.crash, "scenario_path": scenario.path})
     return Trace(header, records), transport_errors
 
 
@@ -159,7 +161,7 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
             healthy[0] -= 1
             last = healthy[0] == 0
         if last:
-            _drain_as_infra(todo, cfg, why, record)
+            _drain(todo, cfg, Status.INFRA_ERROR, why, record)
 
     def worker(n: int) -> None:
         session: GuestSession | None = None
@@ -170,6 +172,10 @@ def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFac
         except HarnessError as e:
             if session is not None:
                 session.close()
+            crash = boot_crash(e)
+            if crash is not None:  # the same kernel boots the same way on every worker
+                _drain(todo, cfg, Status.BOOT_CRASH, crash, record)
+                return
             lose_worker(str(e))
             return
         try:
@@ -212,14 +218,27 @@ def _timed(v: Verdict, started: float) -> Verdict:
     return v
 
 
-def _drain_as_infra(todo: queue.Queue[tuple[int, Scenario]], cfg: RunConfig, why: str,
-                    record: Callable[[int, Verdict], None]) -> None:
+def boot_crash(e: HarnessError) -> str | None:
+    """The boot crash E is, when it is the kernel's doing: a panic, or a hang after the
+    banner (SPEC 7: the kernel's verdict, not infrastructure)."""
+    from harness.errors import BootTimeout
+    from harness.qemu.console import GuestPanic
+
+    if isinstance(e, GuestPanic):
+        return f"boot crash: {e}"
+    if isinstance(e, BootTimeout) and e.kernel_started:
+        return f"boot crash: kernel hung while booting: {e}"
+    return None
+
+
+def _drain(todo: queue.Queue[tuple[int, Scenario]], cfg: RunConfig, status: Status, why: str,
+           record: Callable[[int, Verdict], None]) -> None:
     while True:
         try:
             i, sc = todo.get_nowait()
         except queue.Empty:
             return
-        record(i, Verdict(sc.name, cfg.arch, cfg.profile, Status.INFRA_ERROR, summary=why))
+        record(i, Verdict(sc.name, cfg.arch, cfg.profile, status, summary=why))
 
 
 def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: str | None) -> Verdict:
@@ -229,6 +248,8 @@ def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: 
     from harness.scenario.compiler import compile_scenario
 
     sc = compile_scenario(path, arch)
+    if is_simulated_kernel(kernel):  # a SIMULATED kernel file (harness/guest/simkernel.py)
+        return _run_one_simulated(sc, arch, profile, load_simulated_kernel(kernel))
     check_kernel(arch, Path(kernel))
     results = ResultsDir.create("results", f"pytest-{arch}")
     agent_path = Path(agent) if agent else resolve_agent(arch, Path(kernel), None,
@@ -236,3 +257,15 @@ def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: 
     cfg = RunConfig(arch=arch, profile=profile, agent_image=agent_path.read_bytes(), scratch_server="dossrv")
     factory = qemu_session_factory(arch, Path(kernel), agent_path)
     return run_scenarios([sc], cfg, factory, results)[0]
+
+
+def _run_one_simulated(sc: Scenario, arch: str, profile: str, kernel: SimulatedKernel) -> Verdict:
+    from harness.errors import UsageError
+    from harness.run.simsession import SimulatedSession
+
+    if kernel.arch != arch:
+        raise UsageError(f"{kernel.path} is a SIMULATED {kernel.arch} kernel, not {arch}")
+    results = ResultsDir.create("results", f"pytest-{arch}-sim")
+    results.meta = {"kernel": str(kernel.path), "simulated_kernel": kernel.label, "simulated": True}
+    return run_scenarios([sc], RunConfig(arch=arch, profile=profile), lambda n, rd: SimulatedSession(
+        n, rd, arch, profile, kernel=kernel), results)[0]

@@ -16,6 +16,7 @@ class Status(enum.StrEnum):
     DIVERGED = "diverged"
     GUEST_CRASH = "guest-crash"
     INFRA_ERROR = "infra-error"
+    BOOT_CRASH = "boot-crash"  # the kernel panicked or hung before the rc prompt: its verdict
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Verdict:
 def exit_code_for(verdicts: list[Verdict]) -> int:
     """0 all pass, 1 divergence or kernel crash, 3 infrastructure failure only."""
     statuses = {v.status for v in verdicts}
-    if statuses & {Status.DIVERGED, Status.GUEST_CRASH}:
+    if statuses & {Status.DIVERGED, Status.GUEST_CRASH, Status.BOOT_CRASH}:
         return 1
     if Status.INFRA_ERROR in statuses:
         return 3
