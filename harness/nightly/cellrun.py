@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.nightly.matrix import Cell, CellScenario
-from harness.nightly.outcome import FAILING, Attempt, CellResult, CellState, Outcome
+from harness.nightly.outcome import Attempt, CellResult, CellState, Outcome, failing
 from harness.run.verdict import Status
 
 PR_SET_PDEATHSIG = 1
@@ -179,7 +179,7 @@ def _retry(cell: Cell, outcomes: list[Outcome], retries: int, runner: Runner, ni
     """Rerun failing scenarios up to RETRIES times; stop retrying one once its outcomes differ."""
     paths = {s.name: s.path for s in cell.scenarios}
     for k in range(1, retries + 1):
-        todo = [o for o in outcomes if o.status in FAILING and not o.flaky]
+        todo = [o for o in outcomes if failing(o.status) and not o.flaky]
         if not todo or runner.stopping.is_set():
             return
         say(f"nightly: {cell.name}: retry {k}/{retries} of {len(todo)} failing scenario(s)")

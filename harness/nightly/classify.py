@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.errors import ExitCode
 from harness.nightly.baseline import Baseline, Known
-from harness.nightly.outcome import FAILING, CellResult, CellState, NightVerdict, Outcome, Trend
+from harness.nightly.outcome import CellResult, CellState, NightVerdict, Outcome, Trend, failing
 from harness.run.verdict import Status
 
 FAILING_VERDICTS = (NightVerdict.NEW.value, NightVerdict.KNOWN.value)
@@ -46,8 +46,8 @@ def _verdict(o: Outcome, baseline: Baseline, flaky_fails: bool, used: set[int]) 
         return NightVerdict.PASS.value
     if o.flaky and not flaky_fails:
         return NightVerdict.FLAKY.value
-    assert o.status in FAILING or o.flaky
-    first = next((a for a in o.attempts if a.status in FAILING), None)
+    assert failing(o.status) or o.flaky
+    first = next((a for a in o.attempts if failing(a.status)), None)
     known = baseline.explain(o.cell, o.scenario, first.summary if first else o.summary)
     if known is not None:
         used.add(baseline.entries.index(known))

@@ -13,8 +13,6 @@ from typing import Any
 
 from harness.run.verdict import Status
 
-FAILING = (Status.DIVERGED.value, Status.GUEST_CRASH.value)
-
 
 class NightVerdict(enum.StrEnum):
     PASS = "pass"
@@ -23,6 +21,12 @@ class NightVerdict(enum.StrEnum):
     FLAKY = "flaky"  # retries disagreed
     INFRA = "infra"  # the harness could not get a kernel verdict
     NOT_RUN = "not-run"  # the night was interrupted before this cell finished
+
+
+def failing(status: str) -> bool:
+    """A kernel verdict against the kernel (diverged, guest-crash, boot-crash, ...): not a pass,
+    and not the harness's own failure."""
+    return status not in (Status.PASS.value, Status.INFRA_ERROR.value, NightVerdict.NOT_RUN.value)
 
 
 class Trend(enum.StrEnum):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from nightlyutil import XSD, cell, nightly, outcome, simkernel, summary, write
+from nightlyutil import FLAKY, FLAKY_FILE, XSD, cell, nightly, outcome, simkernel, summary, write
 
 pytestmark = pytest.mark.slow
 
@@ -37,27 +37,27 @@ def test_a_cell_that_cannot_run_is_infrastructure_exit_3(tmp_path: Path) -> None
 
 
 def test_flaky_fails_makes_a_flaky_scenario_fail_the_night(tmp_path: Path) -> None:
-    flaky = simkernel(tmp_path / "flaky.kernel", faults=("flaky:short",))
-    matrix = write(tmp_path / "m.toml", cell("c", flaky, ("exits/short.yaml",)))
+    flaky = simkernel(tmp_path / "flaky.kernel", faults=(f"flaky:{FLAKY}",))
+    matrix = write(tmp_path / "m.toml", cell("c", flaky, (FLAKY_FILE,)))
     r = nightly("--matrix", matrix, "--out", tmp_path / "n", "--retries", "1", "--flaky-fails")
     assert r.returncode == 1, r.stderr
-    o = outcome(summary(tmp_path / "n"), "c", "short")
-    assert o["verdict"] == "new" and [a["status"] for a in o["attempts"]] == ["diverged", "pass"]
+    o = outcome(summary(tmp_path / "n"), "c", FLAKY)
+    assert o["verdict"] == "new" and [a["status"] for a in o["attempts"]] == ["guest-crash", "pass"]
     doc = etree.parse(str(tmp_path / "n" / "junit" / "c.xml"))
     fail = doc.find(".//testcase/failure")
     assert fail is not None and fail.get("type") == "flaky"
     assert doc.find(".//testcase/flakyFailure") is not None
-    # the same kernel without --flaky-fails (its state file counts on: odd run diverges again)
+    # the same kernel (from run index 0 again) without --flaky-fails
     r2 = nightly("--matrix", matrix, "--out", tmp_path / "n2", "--retries", "1")
     assert r2.returncode == 0, r2.stderr
-    assert outcome(summary(tmp_path / "n2"), "c", "short")["verdict"] == "flaky"
+    assert outcome(summary(tmp_path / "n2"), "c", FLAKY)["verdict"] == "flaky"
 
 
 def test_without_retries_a_flaky_kernel_is_just_a_divergence(tmp_path: Path) -> None:
-    flaky = simkernel(tmp_path / "flaky.kernel", faults=("flaky:short",))
-    matrix = write(tmp_path / "m.toml", cell("c", flaky, ("exits/short.yaml", "rfork/cow.yaml")))
+    flaky = simkernel(tmp_path / "flaky.kernel", faults=(f"flaky:{FLAKY}",))
+    matrix = write(tmp_path / "m.toml", cell("c", flaky, (FLAKY_FILE, "rfork/cow.yaml")))
     r = nightly("--matrix", matrix, "--out", tmp_path / "n", "--retries", "0")
     assert r.returncode == 1
     s = summary(tmp_path / "n")
-    assert outcome(s, "c", "short")["verdict"] == "new" and outcome(s, "c", "cow")["verdict"] == "pass"
-    assert s["new_failures"][0].startswith("c: short: diverged: ")
+    assert outcome(s, "c", FLAKY)["verdict"] == "new" and outcome(s, "c", "cow")["verdict"] == "pass"
+    assert s["new_failures"][0].startswith(f"c: {FLAKY}: guest-crash: panic")

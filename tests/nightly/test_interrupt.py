@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from lxml import html as lhtml
-from nightlyutil import REPO, XSD, cell, nightly, simkernel, summary, write
+from nightlyutil import REPO, XSD, cell, env, nightly, simkernel, summary, write
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def _matrix(d: Path) -> Path:
 
 def _start(d: Path, matrix: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "harness", "nightly", "--matrix", str(matrix), "--out",
-                             str(d / "night"), "--jobs", "1", "--retries", "0"], cwd=REPO, text=True,
+                             str(d / "night"), "--jobs", "1", "--retries", "0"], cwd=REPO, text=True, env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from nightlyutil import XSD, outcome, summary
+from nightlyutil import FLAKY, XSD, outcome, summary
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,10 @@ def test_a_night_fails_only_on_what_the_baseline_does_not_explain(nights: dict[s
 
 def test_flaky_is_reported_and_does_not_fail_the_night(nights: dict[str, Any]) -> None:
     s = summary(nights["n1"])
-    short = outcome(s, "current-amd64", "short")
-    assert short["verdict"] == "flaky"
-    assert [a["status"] for a in short["attempts"]] == ["diverged", "pass"]
-    assert len(s["flaky"]) == 1 and "SIMULATED flaky" in s["flaky"][0]
+    flaky = outcome(s, "current-amd64", FLAKY)
+    assert flaky["verdict"] == "flaky" and flaky["trend"] == "flaky"
+    assert [a["status"] for a in flaky["attempts"]] == ["guest-crash", "pass"]  # retried once: it differed
+    assert s["flaky"] == [f"current-amd64: {FLAKY}: guest-crash: {flaky['summary']}"] and "panic" in s["flaky"][0]
 
 
 def test_stale_and_expired_entries_are_reported(nights: dict[str, Any]) -> None:
@@ -87,7 +87,7 @@ def test_junit_is_valid_and_says_what_happened(nights: dict[str, Any]) -> None:
     assert fail.get("type") == "guest-crash"
     skipped = cases["after-failure-seed"].find("skipped")
     assert skipped is not None and skipped.get("message", "").startswith("known: namec error text")
-    assert cases["short"].find("failure") is None and cases["short"].find("flakyFailure") is not None
+    assert cases[FLAKY].find("failure") is None and cases[FLAKY].find("flakyFailure") is not None
     out = cases["after-failure-seed"].findtext("system-out") or ""
     assert "NH1 main" in out and "file does not exist" in out  # the scenario's own console excerpt
 
