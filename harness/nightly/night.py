@@ -18,6 +18,7 @@ cells without cell.json.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -128,6 +129,8 @@ class Night:
         try:
             if self.runner.stopping.is_set():
                 return
+            if n < cell.jobs:  # the night's --jobs caps every cell's
+                cell = dataclasses.replace(cell, jobs=n)
             self.say(f"nightly: {cell.describe()}: started")
             try:
                 res = run_cell(cell, self.opts.out, self.opts.retries, self.runner, self.say)

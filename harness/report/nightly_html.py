@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 VERDICTS = ("new", "known", "flaky", "infra", "pass", "not-run")
 LABEL = {"new": "NEW", "known": "known", "flaky": "flaky", "infra": "infra", "pass": "pass", "not-run": "—"}
+INLINE_LIMIT = 20_000  # characters of each diff inlined; the whole diff is linked
 TRENDS = ("new", "still-failing", "fixed", "flaky", "passing", "none")
 
 CSS = """
@@ -215,7 +216,10 @@ def _detail(i: int, o: dict[str, Any]) -> str:
     if len(o.get("attempts", [])) > 1:
         attempts = "<p>attempts: " + "; ".join(f"{k + 1}: {e(a['status'])} {e(a['summary'])}"
                                                 for k, a in enumerate(o["attempts"])) + "</p>"
-    body = f'<pre class="diff">{e(o["detail"])}</pre>' if o.get("detail") else ""
+    detail = o.get("detail") or ""
+    if len(detail) > INLINE_LIMIT:
+        detail = detail[:INLINE_LIMIT] + f"\n... ({len(detail) - INLINE_LIMIT} more characters: see the text diff)"
+    body = f'<pre class="diff">{e(detail)}</pre>' if detail else ""
     return (f'<div class="detail" id="d-{i}" hidden data-cell="{e(o["cell"])}" data-scenario="{e(o["scenario"])}">'
             f"<b>{e(o['scenario'])}</b> in <b>{e(o['cell'])}</b>: {e(o['verdict'])} ({e(o['status'])}, "
             f"trend {e(o['trend'])}) <p class=\"first\">{e(o['summary'])}</p>{known}{attempts}<p>{links}</p>"

@@ -61,3 +61,14 @@ def test_without_retries_a_flaky_kernel_is_just_a_divergence(tmp_path: Path) -> 
     s = summary(tmp_path / "n")
     assert outcome(s, "c", FLAKY)["verdict"] == "new" and outcome(s, "c", "cow")["verdict"] == "pass"
     assert s["new_failures"][0].startswith(f"c: {FLAKY}: guest-crash: panic")
+
+
+def test_a_kernel_that_panics_while_booting_is_the_kernels_verdict(tmp_path: Path) -> None:
+    dead = simkernel(tmp_path / "dead.kernel", faults=("panic-at-boot",))
+    matrix = write(tmp_path / "m.toml", cell("dead", dead, ("exits/short.yaml", "rfork/cow.yaml")))
+    r = nightly("--matrix", matrix, "--out", tmp_path / "n", "--retries", "0")
+    assert r.returncode == 1, r.stderr  # a kernel crash, not infrastructure
+    s = summary(tmp_path / "n")
+    assert s["cells"][0]["state"] == "done"
+    assert {(o["status"], o["verdict"]) for o in s["outcomes"]} == {("boot-crash", "new")}
+    assert all("boot crash" in o["summary"] for o in s["outcomes"])
