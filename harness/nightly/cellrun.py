@@ -32,6 +32,7 @@ from harness.run.verdict import Status
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of a cell's process group
+PROGRESS_EVERY = 15.0  # seconds between looks at a running cell's summary.json
 
 
 def _die_with_parent() -> None:
@@ -57,7 +58,9 @@ class Runner:
         self.procs: set[subprocess.Popen[bytes]] = set()
         self.stopping = threading.Event()
 
-    def run(self, args: list[str], dest: Path, log: Path, timeout: float | None) -> RunOutput:
+    def run(self, args: list[str], dest: Path, log: Path, timeout: float | None,
+            progress: Callable[[int], None] | None = None) -> RunOutput:
+        """One `harness run` into DEST; PROGRESS(verdicts so far) now and then while it runs."""
         dest.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "harness", "run", "--results", str(dest), *args]
         with open(log, "ab") as out:
@@ -69,8 +72,15 @@ class Runner:
             self.procs.add(proc)
         stopped = ""
         deadline = time.monotonic() + timeout if timeout else None
+        told, next_look = 0, time.monotonic() + PROGRESS_EVERY
         try:
             while proc.poll() is None:
+                if progress is not None and time.monotonic() > next_look:
+                    next_look = time.monotonic() + PROGRESS_EVERY
+                    done = _verdicts_so_far(dest)
+                    if done != told:
+                        told = done
+                        progress(done)
                 if self.stopping.is_set():
                     stopped = "interrupted"
                 elif deadline is not None and time.monotonic() > deadline:
@@ -109,6 +119,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def _verdicts_so_far(dest: Path) -> int:
+    run_dir = _newest_dir(dest)
+    summary = _read_json(run_dir / "summary.json") if run_dir else None
+    return len((summary or {}).get("verdicts", []))
+
+
 def _newest_dir(base: Path) -> Path | None:
     dirs = [d for d in base.iterdir() if d.is_dir()] if base.is_dir() else []
     return max(dirs, key=lambda d: d.stat().st_mtime) if dirs else None
@@ -128,7 +144,7 @@ def run_cell(cell: Cell, night_dir: Path, retries: int, runner: Runner,
     log = cdir / "run.log"
     started = time.monotonic()
     first = runner.run(cell.run_args() + [str(s.path) for s in cell.scenarios], cdir / "run", log,
-                       cell.cell_timeout)
+                       cell.cell_timeout, lambda k: say(f"nightly: {cell.name}: {k}/{len(cell.scenarios)} scenarios"))
     rel = (lambda p: str(p.relative_to(night_dir)))  # noqa: E731
     res = CellResult(cell.name, CellState.DONE.value, exit_code=first.rc, log=rel(log),
                      run_dir=rel(first.run_dir) if first.run_dir else "")

@@ -38,6 +38,7 @@ from harness.nightly.cellrun import Runner, run_cell
 from harness.nightly.classify import classify
 from harness.nightly.matrix import Cell, Matrix
 from harness.nightly.outcome import CellResult, CellState, NightVerdict, Outcome
+from harness.run.verdict import Status
 
 
 @dataclass
@@ -82,7 +83,7 @@ class Night:
             raise UsageError(f"--resume: {out} holds no night to resume (no night.json)")
         out.mkdir(parents=True, exist_ok=True)
         now = time.time()
-        self.night_id = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+        self.night_id = _unused_id(time.strftime("%Y%m%d-%H%M%S", time.localtime(now)), self.opts.history)
         self.started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
         _write_atomic(state, json.dumps({"night": self.night_id, "started": self.started,
                                          "matrix": str(self.matrix.path), "inputs": inputs}, indent=1) + "\n")
@@ -135,7 +136,10 @@ class Night:
             try:
                 res = run_cell(cell, self.opts.out, self.opts.retries, self.runner, self.say)
             except Exception as e:  # an unexpected error is this cell's infrastructure failure, never a pass
-                res = CellResult(cell.name, CellState.INFRA.value, message=f"nightly: {type(e).__name__}: {e}")
+                why = f"nightly: {type(e).__name__}: {e}"
+                res = CellResult(cell.name, CellState.INFRA.value, message=why, outcomes=[
+                    Outcome(cell.name, sc.name, list(sc.covers), Status.INFRA_ERROR.value, summary=why)
+                    for sc in cell.scenarios])
             if res.state == CellState.NOT_RUN.value:
                 return  # interrupted: not finished, rerun on --resume
             _write_atomic(self.opts.out / "cells" / cell.name / "cell.json",
@@ -169,6 +173,15 @@ class Night:
 
 def summary_cell(summary: dict[str, Any], name: str) -> dict[str, Any]:
     return next(c for c in summary["cells"] if c["name"] == name)
+
+
+def _unused_id(night: str, hist: Path | None) -> str:
+    """Two nights started in the same second stay two nights in the history (ids still sort)."""
+    n, candidate = 1, night
+    while hist is not None and (hist / candidate).exists():
+        n += 1
+        candidate = f"{night}-{n}"
+    return candidate
 
 
 def _not_run(cell: Cell) -> CellResult:
