@@ -96,3 +96,16 @@ def test_resume_needs_a_night_and_the_same_inputs(tmp_path: Path, sim: Path,
     (tmp_path / "n" / "night.json").write_text('{"night": "20260101-000000", "started": "", "inputs": "old"}')
     assert main(["nightly", "--matrix", str(m), "--out", str(tmp_path / "n"), "--resume"]) == 2
     assert "changed since night 20260101-000000 started" in capsys.readouterr().err
+
+
+def test_the_example_baseline_is_valid_and_the_example_matrix_fails_only_on_kernels(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.nightly.baseline import load_baseline
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "nightly"
+    b = load_baseline(docs / "known.toml")
+    assert [k.line for k in b.entries] == [4, 12] and all(k.reason for k in b.entries)
+    assert b.explain("current-amd64", "open-errors-seed",
+                     "step 1, exec: err: model \"'/x' file does not exist\", guest \"file does not exist: '/x'\"")
+    rc = main(["nightly", "--matrix", str(docs / "matrix.toml"), "--out", "/nonexistent/never-written"])
+    assert rc == 2 and "kernel /srv/9front/e9bb7876e/9pc64: no such file" in capsys.readouterr().err
