@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.nightly import history
@@ -26,6 +27,7 @@ def build_summary(night: Night, cells: list[CellResult], report: BaselineReport,
             "message": res.message, "exit_code": res.exit_code, "run_dir": res.run_dir, "log": res.log,
             "seconds": res.seconds, "scenarios": len(cell.scenarios),
             "counts": _count(o.verdict for o in res.outcomes), "junit": f"junit/{cell.name}.xml",
+            "consoles": _consoles(night.opts.out, res.run_dir),
         })
     infra = [f"{c['name']}: could not run: {c['message']}" for c in cell_rows if c["state"] == CellState.INFRA]
     infra += [f"{o['cell']}: {o['scenario']}: {o['summary']}" for o in outcomes
@@ -52,6 +54,13 @@ def build_summary(night: Night, cells: list[CellResult], report: BaselineReport,
         "history": history.pass_series(night.opts.history, night.night_id, outcomes),
         "outcomes": outcomes,
     }
+
+
+def _consoles(night_dir: Path, run_dir: str) -> list[str]:
+    """The whole console log of each machine of the cell's run (console.log, console-N.log)."""
+    if not run_dir:
+        return []
+    return sorted(str(p.relative_to(night_dir)) for p in (night_dir / run_dir).glob("console*.log"))
 
 
 def _cell_infra(rows: list[dict[str, Any]], name: str) -> bool:

@@ -118,9 +118,9 @@ def _cells_table(s: dict[str, Any]) -> str:
                           for v, n in c["counts"].items())
         kern = ("SIMULATED " if c["simulated"] else "") + c["kernel"]
         msg = f'<div class="bad">{e(c["message"])}</div>' if c["message"] else ""
-        links = " ".join(x for x in (link(c["log"], "run.log"), link(c["run_dir"] and c["run_dir"] + "/console.log",
-                                     "console.log"), link(c["junit"] if c["state"] != "not-run" else None, "JUnit"))
-                         if x)
+        logs = [link(c["log"], "run.log")] + [link(p, p.rsplit("/", 1)[-1]) for p in c.get("consoles", [])]
+        logs.append(link(c["junit"] if c["state"] != "not-run" else None, "JUnit"))
+        links = " ".join(x for x in logs if x)
         rows.append(f'<tr id="cell-{e(c["name"])}" data-state="{e(c["state"])}"><td>{e(c["name"])}</td>'
                     f"<td>{e(c['arch'])}</td><td>{e(c['profile'])}</td><td>{e(kern)}</td>"
                     f'<td class="state">{e(c["state"])}{msg}</td><td class="counts">{counts}</td><td>{links}</td></tr>')

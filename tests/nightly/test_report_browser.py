@@ -152,6 +152,8 @@ def test_links_point_at_files_of_the_night_and_nothing_is_fetched(driver: Any, n
             assert Path(unquote(url.path)).is_file(), url.path
             files += 1
     assert files > 10
+    consoles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#cell-seed-amd64 a")]
+    assert "console.log" in consoles and "console-1.log" in consoles  # jobs = 2: two machines, two logs
 
 
 def test_a_screenshot_of_the_report(driver: Any, nights: dict[str, Any]) -> None:
