@@ -119,7 +119,11 @@ class Night:
             raise
         summary = self.write_outputs(finished=True)
         if self.opts.history is not None:
+            from harness.report import nightly_html
+
             kept = history.keep(self.opts.history, self.opts.out, self.night_id)
+            # the kept report's links point into the night directory (while it exists)
+            _write_atomic(kept / "report.html", nightly_html.render(summary, base=self.opts.out.as_uri() + "/"))
             self.say(f"nightly: night {self.night_id} kept in {kept}")
         return int(summary["exit_code"])
 

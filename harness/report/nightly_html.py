@@ -83,19 +83,21 @@ def link(rel: str | None, text: str) -> str:
     return f'<a href="{e(quote(rel))}">{e(text)}</a>'
 
 
-def render(s: dict[str, Any]) -> str:
+def render(s: dict[str, Any], base: str | None = None) -> str:
+    """The report of summary S; BASE (a URL ending in /) is where its relative links point
+    when the page lives elsewhere (the copy kept in the history points at the night directory)."""
     cells = [c["name"] for c in s["cells"]]
     by_key = {(o["cell"], o["scenario"]): (i, o) for i, o in enumerate(s["outcomes"])}
     scenarios = sorted({o["scenario"] for o in s["outcomes"]})
     covers = {o["scenario"]: o["covers"] for o in s["outcomes"]}
-    parts = [_head(s), _cells_table(s), _baseline(s), _filters(scenarios, covers),
+    parts = [_head(s, base), _cells_table(s), _baseline(s), _filters(scenarios, covers),
              _grid(s, cells, scenarios, by_key, covers), '<div id="detail-pane"></div>',
              "".join(_detail(i, o) for i, o in enumerate(s["outcomes"]) if o["verdict"] != "not-run"),
              f"<script>{JS}</script></body></html>\n"]
     return "".join(parts)
 
 
-def _head(s: dict[str, Any]) -> str:
+def _head(s: dict[str, Any], base: str | None) -> str:
     state = "finished" if s["finished"] else '<span class="bad">INTERRUPTED: a partial night (--resume)</span>'
     sim = ' <span class="sim">SIMULATED kernels in this matrix</span>' if s["simulated"] else ""
     counts = "".join(f'<span class="v-{v}" id="count-{v}" data-count="{s["counts"].get(v, 0)}">'
@@ -103,7 +105,8 @@ def _head(s: dict[str, Any]) -> str:
                      for v in VERDICTS)
     prev = f"compared with night {e(s['previous_night'])}" if s["previous_night"] else "no previous night"
     code = "" if s["exit_code"] is None else f", exit {s['exit_code']}"
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+    base_tag = f'<base href="{e(base)}">' if base else ""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{base_tag}<link rel="icon" href="data:,">'
             f"<title>nine-harness night {e(s['night'])}</title><style>{CSS}</style></head><body>"
             f"<h1>nine-harness night {e(s['night'])}{sim}</h1>"
             f"<p>started {e(s['started'])}; {state}{code}; {prev}. "

@@ -19,12 +19,13 @@ def test_a_cell_that_cannot_run_is_infrastructure_exit_3(tmp_path: Path) -> None
     good = simkernel(tmp_path / "good.kernel")
     matrix = write(tmp_path / "m.toml", cell("garbled", corrupt, ("exits/short.yaml",)),
                    cell("stuck", hangs, ("exits/short.yaml",), timeout=60, cell_timeout=4),
-                   cell("fine", good, ("exits/short.yaml",)))
+                   cell("fine", good, ("exits/short.yaml",), jobs=8))
     r = nightly("--matrix", matrix, "--out", tmp_path / "n", "--jobs", "3")
     assert r.returncode == 3, r.stderr
     s = summary(tmp_path / "n")
     state = {c["name"]: (c["state"], c["message"]) for c in s["cells"]}
     assert state["fine"] == ("done", "")
+    assert " --jobs 3 " in (tmp_path / "n" / "cells" / "fine" / "run.log").read_text()  # capped by the night's
     assert state["garbled"][0] == "infra" and "no scenario got a kernel verdict" in state["garbled"][1]
     assert state["stuck"][0] == "infra" and "cell_timeout" in state["stuck"][1]
     assert outcome(s, "garbled", "short")["verdict"] == "infra"

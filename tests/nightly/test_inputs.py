@@ -37,6 +37,8 @@ GOOD = 'name = "c"\narch = "amd64"\nsimulated-kernel = "seed.kernel"\nscenarios 
     ("[[cell]]\n" + GOOD.replace(str(CORPUS / "exits" / "short.yaml"), "syscall:nosuchcall"), 5, "no scenario in the corpus covers"),
     ("[[cell]]\n" + GOOD.replace(str(CORPUS / "exits" / "short.yaml"), "/no/such/dir"), 5, "no such scenario file"),
     ("[[cell]]\n" + GOOD + "jobs = 0\n", 6, "jobs: a positive integer"),
+    ("[[cell]]\n" + GOOD.replace('simulated-kernel = "seed.kernel"', 'image = "no-such-image"'), 4,
+     "no image named 'no-such-image'"),
     ("[[cell]]\n" + GOOD + "cell_timeout = -1\n", 6, "cell_timeout: a positive number"),
     ("[[cell]]\n" + GOOD.replace('"c"', '"a b"'), 2, "name: required"),
     ('[cell]\nname = "x"\n', 0, "cell must be [[cell]] tables"),

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from lxml import html as lhtml
 from nightlyutil import FLAKY, XSD, outcome, summary
 
 pytestmark = pytest.mark.slow
@@ -117,6 +118,13 @@ def test_history_compares_with_the_previous_night(nights: dict[str, Any]) -> Non
     assert hist == [s1["night"], s2["night"]]
     assert s2["history"]["nights"] == hist
     assert s2["history"]["pass"]["cow"] == [1, 2] and s2["history"]["total"]["cow"] == [2, 2]
+    kept = nights["dir"] / "hist" / s1["night"]
+    assert sorted(p.name for p in kept.iterdir()) == ["junit", "report.html", "summary.json", "summary.txt"]
+    page = lhtml.parse(str(kept / "report.html")).getroot()
+    (base,) = page.xpath("//base/@href")
+    assert base == nights["n1"].as_uri() + "/"  # the kept copy's links go to the night directory
+    rel = outcome(s1, "current-amd64", "after-failure-seed")["files"]["diff_html"]
+    assert rel in page.xpath("//a/@href") and (nights["n1"] / rel).is_file()
 
 
 def test_an_expired_entry_warns_but_a_valid_one_is_not_expired() -> None:
