@@ -127,8 +127,24 @@ def _cell(t: TomlTables, i: int, e: dict[str, Any]) -> Cell:
             setattr(cell, key, str(_resolve(t.path.parent, e[key])) if key == "agent" else e[key])
     if cell.agent and not Path(cell.agent).is_file():
         raise t.error(i, "agent", f"agent {cell.agent}: no such file")
+    if not cell.simulated:
+        _qemu(t, i, cell)
     cell.scenarios = _scenarios(t, i, e.get("scenarios"), cell)
     return cell
+
+
+def _qemu(t: TomlTables, i: int, cell: Cell) -> None:
+    """The cell's QEMU profile exists and boots 9front kernels (mips does not): else exit 2 now."""
+    from harness.qemu.profiles import get_profile as get_qemu_profile
+    from harness.run.qemusession import check_kernel
+
+    try:
+        if cell.kernel_key == "kernel":
+            check_kernel(cell.arch, Path(cell.kernel), cell.qemu_profile)
+        else:  # an image is fetched (and checked) by the run
+            get_qemu_profile(cell.qemu_profile or cell.arch)
+    except HarnessError as err:
+        raise t.error(i, "qemu_profile" if cell.qemu_profile else "arch", str(err)) from None
 
 
 def _kernel(t: TomlTables, i: int, e: dict[str, Any], cell: Cell) -> None:

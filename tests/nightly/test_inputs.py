@@ -63,6 +63,17 @@ def test_a_real_kernel_file_that_is_not_simulated_is_refused_as_simulated(tmp_pa
     assert rc == 2 and "not a simulated kernel" in capsys.readouterr().err
 
 
+def test_a_kernel_for_a_machine_without_9front_or_an_unknown_qemu_profile(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "9k").write_bytes(b"not looked at")
+    mips = GOOD.replace('"amd64"', '"mips"').replace('simulated-kernel = "seed.kernel"', 'kernel = "9k"')
+    rc, _ = _run(tmp_path, "[[cell]]\n" + mips)
+    assert rc == 2 and "matrix.toml:3:" in (err := capsys.readouterr().err) and "no 9front kernel runs" in err
+    odd = GOOD.replace('simulated-kernel = "seed.kernel"', 'kernel = "9k"') + 'qemu_profile = "pdp11"\n'
+    rc, _ = _run(tmp_path, "[[cell]]\n" + odd)
+    assert rc == 2 and "matrix.toml:6:" in (err := capsys.readouterr().err) and "unknown QEMU profile" in err
+
+
 def test_a_simulated_kernel_for_another_arch_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     simkernel(tmp_path / "seed.kernel", arch="arm64", profile="9front-current")
     rc, _ = _run(tmp_path, "[[cell]]\n" + GOOD)
