@@ -13,7 +13,6 @@ leaves no run behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -30,15 +29,8 @@ from harness.nightly.matrix import Cell, CellScenario
 from harness.nightly.outcome import Attempt, CellResult, CellState, Outcome, failing
 from harness.run.verdict import Status
 
-PR_SET_PDEATHSIG = 1
-STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of a cell's process group
+STOP_GRACE = 20.0  # seconds the guard has to stop a cell (it needs at most CHILD_GRACE + 2 SWEEP_GRACE)
 PROGRESS_EVERY = 15.0  # seconds between looks at a running cell's summary.json
-
-
-def _die_with_parent() -> None:
-    # not Linux: no prctl, and the night's own handlers still stop its cells
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -62,12 +54,13 @@ class Runner:
             progress: Callable[[int], None] | None = None) -> RunOutput:
         """One `harness run` into DEST; PROGRESS(verdicts so far) now and then while it runs."""
         dest.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "harness", "run", "--results", str(dest), *args]
+        argv = [sys.executable, "-m", "harness.nightly.guard",
+                sys.executable, "-m", "harness", "run", "--results", str(dest), *args]
         with open(log, "ab") as out:
             out.write(("$ " + " ".join(argv) + "\n").encode())
             out.flush()
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=_die_with_parent)
+                                    start_new_session=True)
         with self.lock:
             self.procs.add(proc)
         stopped = ""
@@ -107,16 +100,16 @@ class Runner:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM to the guard (it stops the run and sweeps up); its process group is killed
+    only if it has not finished within STOP_GRACE."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _verdicts_so_far(dest: Path) -> int:
