@@ -164,9 +164,10 @@ def _could_not_run(out: RunOutput) -> str:
         return f"harness run failed (exit {out.rc}): see run.log"
     if out.run_dir is None or not out.finished:
         return f"harness run (exit {out.rc}) left no finished summary.json: see run.log"
+    if not out.verdicts:
+        return f"harness run (exit {out.rc}) gave no verdict at all: see run.log"
     if all(v.get("status") == Status.INFRA_ERROR.value for v in out.verdicts.values()):
-        return "no scenario got a kernel verdict: " + next(
-            (v.get("summary", "") for v in out.verdicts.values()), "no verdicts")
+        return "no scenario got a kernel verdict: " + next(iter(out.verdicts.values())).get("summary", "")
     return ""
 
 
