@@ -136,11 +136,12 @@ def run_cell(cell: Cell, night_dir: Path, retries: int, runner: Runner,
     cdir = night_dir / "cells" / cell.name
     log = cdir / "run.log"
     started = time.monotonic()
+    began = time.strftime("%Y-%m-%dT%H:%M:%S")
     first = runner.run(cell.run_args() + [str(s.path) for s in cell.scenarios], cdir / "run", log,
                        cell.cell_timeout, lambda k: say(f"nightly: {cell.name}: {k}/{len(cell.scenarios)} scenarios"))
     rel = (lambda p: str(p.relative_to(night_dir)))  # noqa: E731
     res = CellResult(cell.name, CellState.DONE.value, exit_code=first.rc, log=rel(log),
-                     run_dir=rel(first.run_dir) if first.run_dir else "")
+                     run_dir=rel(first.run_dir) if first.run_dir else "", started=began)
     if runner.stopping.is_set():
         res.state = CellState.NOT_RUN.value
         return res

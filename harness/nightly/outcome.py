@@ -92,6 +92,7 @@ class CellResult:
     run_dir: str = ""  # relative to the night directory
     log: str = ""  # the `harness run` output, relative to the night directory
     seconds: float = 0.0
+    started: str = ""  # ISO time the cell started
     outcomes: list[Outcome] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:

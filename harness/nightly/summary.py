@@ -27,7 +27,7 @@ def build_summary(night: Night, cells: list[CellResult], report: BaselineReport,
             "message": res.message, "exit_code": res.exit_code, "run_dir": res.run_dir, "log": res.log,
             "seconds": res.seconds, "scenarios": len(cell.scenarios),
             "counts": _count(o.verdict for o in res.outcomes), "junit": f"junit/{cell.name}.xml",
-            "consoles": _consoles(night.opts.out, res.run_dir),
+            "consoles": _consoles(night.opts.out, res.run_dir), "started": res.started,
         })
     infra = [f"{c['name']}: could not run: {c['message']}" for c in cell_rows if c["state"] == CellState.INFRA]
     infra += [f"{o['cell']}: {o['scenario']}: {o['summary']}" for o in outcomes
@@ -39,6 +39,7 @@ def build_summary(night: Night, cells: list[CellResult], report: BaselineReport,
         "finished": finished,
         "simulated": any(c.simulated for c in night.matrix.cells),
         "matrix": str(night.matrix.path),
+        "report": str(night.opts.out / "report.html"),
         "baseline": str(night.opts.baseline.path) if night.opts.baseline.path else None,
         "options": {"jobs": night.opts.jobs, "retries": night.opts.retries, "flaky_fails": night.opts.flaky_fails},
         "exit_code": exit_code(cells, night.opts.flaky_fails) if finished else None,
@@ -101,4 +102,5 @@ def summary_text(s: dict[str, Any]) -> str:
     for k in kb["expired"]:
         lines.append(f"baseline line {k['line']}: {k['scenario']} @ {k['cell']} expired on {k['until']}: "
                      "renew it or fix the kernel")
+    lines.append(f"report: {s['report']}")
     return "\n".join(lines) + "\n"

@@ -89,6 +89,8 @@ def write_junit(path: Path, cell: dict[str, Any], outcomes: list[dict[str, Any]]
     night_dir = path.parent.parent
     suite = TestSuite(cell["name"])
     suite.hostname = os.uname().nodename
+    if cell.get("started"):
+        suite.timestamp = cell["started"]
     for o in outcomes:
         suite.add_testcase(testcase(night_dir, cell["name"], o))
     if cell.get("message"):  # why the cell could not run

@@ -155,7 +155,10 @@ def _filters(scenarios: list[str], covers: dict[str, list[str]]) -> str:
             '<label><input type="checkbox" id="f-new"> new since the previous night only</label>'
             f'<label>syscall <select id="f-syscall"><option value="">all</option>{sys_opts}</select></label>'
             f'<label>verdict <select id="f-verdict"><option value="">all</option>{ver_opts}</select></label>'
-            '<span id="shown"></span></div>')
+            '<span id="shown"></span></div>'
+            '<p class="legend">Click a coloured cell for its first divergence and diff. NEW fails the night; '
+            'known is explained by the baseline; flaky: retries disagreed; infra: no kernel verdict; '
+            'a dark outline marks a kernel crash. Trend: compared with the previous night.</p>')
 
 
 def _grid(s: dict[str, Any], cells: list[str], scenarios: list[str],
