@@ -19,6 +19,15 @@ SEED = "9front-2022.05"
 THREE = ("rfork/cow.yaml", "exits/short.yaml", "errstr/after-failure-seed.yaml")
 
 
+def missing(msg: str) -> None:
+    """Skip locally, fail in CI (where `make sysdeps` installs QEMU, binutils, chromium)."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(msg + " (CI is set: `make sysdeps` should have installed it)")
+    pytest.skip(msg)
+
+
 def simkernel(path: Path, switches: tuple[str, ...] = (), faults: tuple[str, ...] = (), arch: str = "amd64",
               profile: str = SEED) -> Path:
     path.write_text("[simulated-kernel]\n"

@@ -9,7 +9,6 @@ leaves no QEMU running.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -22,14 +21,9 @@ from nightlyutil import CORPUS, REPO, env, nightly, summary, write
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
-sys.path.insert(0, str(REPO / "tests" / "model"))
+sys.path[:0] = [str(REPO / "tests" / "model"), str(REPO / "tests" / "qemu")]
 from aoututil import header  # noqa: E402  (the a.out header builder of the loader tests)
-
-
-def _missing(msg: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(msg + " (CI is set: `make sysdeps` installs QEMU and binutils)")
-    pytest.skip(msg)
+from qemutestutil import missing, qemu_processes_in  # noqa: E402  (skip locally, fail in CI; our QEMUs)
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +32,12 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from harness.qemu.fixture import build_fixture
 
     if not shutil.which("qemu-system-x86_64"):
-        _missing("qemu-system-x86_64 is not installed")
+        missing("qemu-system-x86_64 is not installed")
     d = tmp_path_factory.mktemp("qemu-cells")
     try:
         talks, silent = build_fixture("amd64", d), build_fixture("amd64", d, silent=True)
     except HarnessError as e:
-        _missing(str(e))
+        missing(str(e))
     agent = d / "nhagent.6"  # a valid amd64 a.out for the model's side; the fixture never runs it
     agent.write_bytes(header("S", text=0x100, utzero=0x200000) + bytes(0x100))
     return {"talks": talks, "silent": silent, "agent": agent, "dir": d}
@@ -53,21 +47,6 @@ def _cell(name: str, kernel: Path, agent: Path, **extra: object) -> str:
     lines = ["[[cell]]", f'name = "{name}"', 'arch = "amd64"', f'kernel = "{kernel}"', f'agent = "{agent}"',
              f'scenarios = ["{CORPUS / "exits" / "short.yaml"}", "{CORPUS / "rfork" / "cow.yaml"}"]']
     return "\n".join(lines + [f"{k} = {v}" for k, v in extra.items()]) + "\n"
-
-
-def _qemus_mentioning(needle: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if b"qemu-system" in cmd and needle.encode() in cmd and state != "Z":
-            pids.append(int(entry.name))
-    return pids
 
 
 def test_real_machines_without_an_agent_are_infrastructure(machines: dict[str, Path], tmp_path: Path) -> None:
@@ -84,7 +63,7 @@ def test_real_machines_without_an_agent_are_infrastructure(machines: dict[str, P
         run = tmp_path / "n" / c["run_dir"]
         assert "qemu-system-x86_64" in (run / "qemu-command.txt").read_text()  # a real machine was booted
     assert {o["verdict"] for o in s["outcomes"]} == {"infra"} and s["new_failures"] == []
-    assert _qemus_mentioning(str(tmp_path)) == []
+    assert qemu_processes_in(tmp_path) == []
 
 
 def test_a_night_killed_while_qemu_boots_leaves_no_qemu(machines: dict[str, Path], tmp_path: Path) -> None:
@@ -94,13 +73,13 @@ def test_a_night_killed_while_qemu_boots_leaves_no_qemu(machines: dict[str, Path
                              str(tmp_path / "n")], cwd=REPO, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not _qemus_mentioning(str(tmp_path)):
+    while not qemu_processes_in(tmp_path):
         assert proc.poll() is None and time.monotonic() < deadline, "QEMU never started"
         time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 30
-    while (left := _qemus_mentioning(str(tmp_path))) and time.monotonic() < deadline:
+    while (left := qemu_processes_in(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == []
     assert summary(tmp_path / "n")["finished"] is False  # and the partial night is still a night

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import pytest
-from nightlyutil import REPO, summary
+from nightlyutil import REPO, missing, summary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,19 +25,11 @@ ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1100")
 
 
-def _missing(msg: str) -> None:
-    import os
-
-    if os.environ.get("CI"):
-        pytest.fail(msg + " (CI is set: `make sysdeps` installs chromium and chromium-driver)")
-    pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
     chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not chromedriver:
-        _missing("chromium and chromium-driver are not installed")
+        missing("chromium and chromium-driver are not installed")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
