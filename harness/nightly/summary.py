@@ -61,7 +61,8 @@ def _consoles(night_dir: Path, run_dir: str) -> list[str]:
     """The whole console log of each machine of the cell's run (console.log, console-N.log)."""
     if not run_dir:
         return []
-    return sorted(str(p.relative_to(night_dir)) for p in (night_dir / run_dir).glob("console*.log"))
+    logs = sorted((night_dir / run_dir).glob("console*.log"), key=lambda p: (len(p.name), p.name))
+    return [str(p.relative_to(night_dir)) for p in logs]  # console.log, console-1.log, ..., console-10.log
 
 
 def _cell_infra(rows: list[dict[str, Any]], name: str) -> bool:
