@@ -7,7 +7,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
-APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium
+APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium chromium-driver
 # Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel,
 # or IMAGE=NAME for a kernel named in images/*.toml (fetched and sha256-checked).
 ARCH    ?=

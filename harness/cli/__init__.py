@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("harness.cli.images_cmd", "images_cmd", "Kernel manifests: list, fetch and check by sha256."),
     "bisect": ("harness.cli.bisect_cmd", "bisect", "The commit of a 9front tree that changed a behaviour."),
     "explain": ("harness.cli.explain_cmd", "explain", "Which profile switch makes the model reproduce a guest trace."),
+    "nightly": ("harness.cli.nightly_cmd", "nightly", "A matrix of kernels: JUnit, one HTML report, baseline, history."),
 }
 
 

@@ -69,6 +69,8 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
     guest, transport = guest_trace(scenario, run, cfg)
     write_trace(results.path(f"{base}.guest.jsonl"), guest)
     files["guest"] = f"{base}.guest.jsonl"
+    results.path(f"{base}.console.txt").write_bytes(run.output)  # this scenario's console excerpt
+    files["console"] = f"{base}.console.txt"
     verdict = Verdict(scenario.name, cfg.arch, cfg.profile, Status.PASS, files=files)
     if cfg.ktrace:
         verdict.ktrace = save_ktrace(run, guest, results, base, files)
