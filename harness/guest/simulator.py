@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness.model.profiles import DEFAULT_PROFILE
 from harness.program import parse as parse_program
 from harness.program import tokenize
 
@@ -151,7 +152,7 @@ def _split_commands(line: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="SIMULATED 9front console for harness tests (not a kernel)")
     ap.add_argument("--arch", default="amd64")
-    ap.add_argument("--profile", default="9front-2022.05")
+    ap.add_argument("--profile", default=DEFAULT_PROFILE)
     ap.add_argument("--fault", help=f"inject a fault: KIND[:SCENARIO], KIND one of {', '.join(FAULT_KINDS)}")
     ap.add_argument("--boot-delay", type=float, default=0.05, help="seconds between banner and prompt")
     args = ap.parse_args(argv)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from harness.model.arch import HDR_MAGIC, MAGIC_NAMES, Arch
 from harness.model.errors import Ebadarg, Ebadexec, Enovmem, KernelError
-from harness.model.profiles import Profile
+from harness.model.profiles import Profile, Sw
 
 EXEC_SIZE = 32  # sizeof(Exec): 8 big-endian longs (sys/include/a.out.h)
 EHDR_SIZE = 40  # sizeof(struct { Exec; uvlong hdr[1]; }) in sysexec
@@ -42,7 +42,7 @@ def _s(b: bytes) -> str:
 
 def read_size(profile: Profile) -> int:
     """How many bytes sysexec's single read of the file asks for."""
-    return TOKENIZE_READ if profile.has("shebang-tokenize") else SEED_READ
+    return TOKENIZE_READ if profile.has(Sw.SHEBANG_TOKENIZE) else SEED_READ
 
 
 # --- the header -------------------------------------------------------------
@@ -175,7 +175,7 @@ def _check_binary(buf: bytes, arch: Arch, profile: Profile) -> _Binary | None:
     text = (text + struct.unpack(">I", buf[4:8])[0]) & mask  # 371
     if text <= entry or text >= arch.stack_base:  # 372: entry past text, text into the stack
         raise KernelError(Ebadexec)
-    align = arch.text_align(magic, profile.has("mips-spim-magic"))  # 375-386
+    align = arch.text_align(magic, profile.has(Sw.MIPS_SPIM_MAGIC))  # 375-386
     header = parse_header(buf)
     assert header is not None
     return _Binary(header, entry, text, align)
@@ -302,7 +302,7 @@ def parse_shebang(data: bytes, profile: Profile) -> list[str]:
     if nl < 0:  # no newline in what was read: shargs returns 0
         raise KernelError(Ebadexec)
     line = buf[2:nl]
-    if profile.has("shebang-tokenize"):
+    if profile.has(Sw.SHEBANG_TOKENIZE):
         toks = tokenize(line, TOKENIZE_MAXARGS)
         # With 32 tokens sysexec appends the file name and a nil one slot past
         # progarg[32+1] (520a39efc); the kernel's behaviour there is not

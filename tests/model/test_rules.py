@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from harness.model.machine import Machine
+from harness.model.profiles import SEED
 from harness.program import parse
 from harness.trace.schema import Record
 
@@ -44,7 +45,7 @@ class Rule:
     proc: str = "main"
     cmp: Cmp | None = None  # a check over the whole trace instead
     arch: str = "amd64"
-    profile: str = "9front-2022.05"
+    profile: str = SEED
 
 
 def run(rule: Rule) -> list[Record]:
@@ -67,10 +68,15 @@ RFORK = [
     Rule("sysproc.c:41 RFFDG|RFCFDG", "1 rfork i:0x1014", 1, -1, EBADARG),
     Rule("sysproc.c:43 RFNAMEG|RFCNAMEG", "1 rfork i:0x411", 1, -1, EBADARG),
     Rule("sysproc.c:45 RFENVG|RFCENVG", "1 rfork i:0x812", 1, -1, EBADARG),
+    Rule("sysproc.c:43 RFNAMEG|RFCNAMEG without RFPROC", "1 rfork i:0x401", 1, -1, EBADARG),
+    Rule("sysproc.c:45 RFENVG|RFCENVG without RFPROC", "1 rfork i:0x802", 1, -1, EBADARG),
     Rule("sysproc.c:41 pairs are checked before RFPROC's absence", "1 rfork i:0x1004", 1, -1, EBADARG),
     Rule("sysproc.c:54 RFMEM without RFPROC", "1 rfork i:0x20", 1, -1, EBADARG),
     Rule("sysproc.c:54 RFNOWAIT without RFPROC", "1 rfork i:0x40", 1, -1, EBADARG),
+    Rule("sysproc.c:54 RFMEM|RFNOWAIT without RFPROC", "1 rfork i:0x60", 1, -1, EBADARG),
     Rule("sysproc.c:93 no RFPROC returns 0", "1 rfork i:0x200e", 1, 0),
+    Rule("sysproc.c:93 no RFPROC, RFREND alone returns 0", "1 rfork i:0x2000", 1, 0),
+    Rule("sysproc.c:93 no flags at all returns 0", "1 rfork i:0", 1, 0),
     Rule("sysproc.c:61 no RFPROC, RFCFDG: an empty fd table", "1 rfork i:0x1000\n2 probe w:fds", 2, out={"fds": []}),
     Rule(
         "sysproc.c:59 no RFPROC, RFFDG: a copy of the fd table",
