@@ -6,9 +6,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from harness.model.errors import Enonexist, Enotdir, KernelError
+from harness.model.errors import Edoesnotexist, Enonexist, Enotdir, KernelError
 from harness.model.fmt import fmt_trunc, raw, unraw
-from harness.model.fs import FileTree, Node
+from harness.model.fs import MOUNTS, FileTree, Node
 from harness.model.portdat import ERRMAX, Chan
 from harness.model.profiles import Profile, Sw
 
@@ -61,15 +61,21 @@ def namec_error(path: str, err: str, profile: Profile, length: int | None = None
     return KernelError(unraw(fmt_trunc(raw(msg), ERRMAX - 1)))
 
 
+MAXWELEM = 16  # fcall.h: names in one walk message
+
+
 def walk_error(fs: FileTree, path: str, dot: str, profile: Profile, upto: int | None = None) -> KernelError:
     """The error namec raises when PATH (its first UPTO elements) does not
-    resolve: chan.c walk sets nerror to the element that failed, and
-    namec names the name up to the end of that element -- "does not
-    exist" for a missing one, "not a directory" past a file."""
+    resolve: chan.c walk sets nerror to the element that failed, and namec
+    names the name up to the end of that element -- "not a directory" past
+    a file; for a missing name the file server's (or device's) own error
+    when it is the first of a walk batch (ewalk returns nil, chan.c:1027),
+    else walk's own (chan.c:1065, profile switch walk-error-enonexist).  A
+    batch ends at a mount point, before "..", and after MAXWELEM names."""
     if path.startswith("#"):
         return namec_error(path, Enonexist, profile)
     cur = "/" if path.startswith("/") else dot
-    prev_end = 0
+    prev_end, nbatch = 0, 0
     for k, m in enumerate(re.finditer(r"[^/]+", path)):
         if upto is not None and k >= upto:
             break
@@ -77,9 +83,13 @@ def walk_error(fs: FileTree, path: str, dot: str, profile: Profile, upto: int | 
         if node is not None and not node.isdir:
             return namec_error(path, Enotdir, profile, prev_end)
         elem = m.group()
+        if elem == ".." or nbatch == MAXWELEM:
+            nbatch = 0
         nxt = cur if elem == "." else posixpath.dirname(cur) if elem == ".." else posixpath.join(cur, elem)
         if nxt not in fs.nodes:
-            return namec_error(path, Enonexist, profile, m.end())
+            partial = nbatch > 0 and not profile.has(Sw.WALK_ERROR_ENONEXIST)
+            return namec_error(path, Edoesnotexist if partial else Enonexist, profile, m.end())
+        nbatch = 0 if elem == ".." or nxt in MOUNTS else nbatch + 1
         cur, prev_end = nxt, m.end()
     return namec_error(path, Enonexist, profile)
 

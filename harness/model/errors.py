@@ -18,6 +18,9 @@ Einuse = "device or object already in use"
 Egreg = "the front fell off"
 Ebadfd = "fd out of range or not open"
 Enonexist = "file does not exist"
+# chan.c:949 (e9bb7876e) walk(): a walk that fails after the first name of
+# its batch; Enonexist from 6eed7a478 (profile switch walk-error-enonexist)
+Edoesnotexist = "does not exist"
 Enotdir = "not a directory"
 Eisdir = "file is a directory"
 Eintr = "interrupted"

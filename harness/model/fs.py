@@ -33,6 +33,13 @@ class ScratchServer(StrEnum):
 
 PERM_SERVER, DOSSRV = ScratchServer.PERM, ScratchServer.DOSSRV
 
+# The mount points of the name space the scenarios run in: a walk stops at
+# each and goes on in the mounted tree (chan.c walk, findmount).  /dev, /env,
+# /proc and /bin are lib/namespace's binds (#c, #e, #p, /$cputype/bin); /tmp is
+# bound there too ("bind -c /usr/$user/tmp /tmp") and, in the QEMU guest, over
+# the delivery disk's tmp (harness/run/qemusession.py mount_commands).
+MOUNTS = frozenset({"/tmp", "/dev", "/env", "/proc", "/bin"})
+
 
 @dataclass(eq=False)
 class Node:

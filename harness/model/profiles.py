@@ -26,6 +26,7 @@ class Sw(StrEnum):
     RFORK_CHILD_NO_NOTES = "rfork-child-no-notes"
     EXEC_STACK_UNDER_SEGLOCK = "exec-stack-under-seglock"
     NAMEC_ERROR_SUFFIX = "namec-error-suffix"
+    WALK_ERROR_ENONEXIST = "walk-error-enonexist"
     MIPS_SPIM_MAGIC = "mips-spim-magic"
     SEMACQUIRE_ERRORS = "semacquire-errors"
 
@@ -64,6 +65,13 @@ SWITCHES: dict[str, Switch] = {
             "6eed7a478",
             "2023-07-29",
             "walk/open errors print the error first: \"file does not exist: '/x'\" (seed: \"'/x' file does not exist\")",
+        ),
+        Switch(
+            Sw.WALK_ERROR_ENONEXIST,
+            "6eed7a478",
+            "2023-07-29",
+            "a walk failing past the first name of a batch (e.g. /tmp/nh/x, /tmp a mount point) says"
+            " 'file does not exist' (seed: chan.c:1065 'does not exist'); the first name's error is the server's",
         ),
         Switch(
             Sw.MIPS_SPIM_MAGIC,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.model.machine import Machine
-from harness.model.profiles import SEED
+from harness.model.profiles import CURRENT, SEED
 from harness.program import parse
 from harness.trace.schema import Record
 
@@ -374,7 +374,26 @@ MISC = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC
+# --- namec/walk errors (chan.c walk, namelenerror) -------------------------------------------
+NAMEC = [
+    Rule("chan.c walk: the first name of a batch fails with the server's error (1027)",
+         "1 open s:/nhnone i:0", 1, -1, "'/nhnone' file does not exist"),
+    Rule("chan.c walk: the first name after a mount point (/tmp) is a new batch",
+         "1 open s:/tmp/nhnone i:0", 1, -1, "'/tmp/nhnone' file does not exist"),
+    Rule("chan.c walk: a later name of the batch fails with walk's 'does not exist' (1065)",
+         "1 open s:/tmp/nh/nhnone i:0", 1, -1, "'/tmp/nh/nhnone' does not exist"),
+    Rule("chan.c walk: '..' is a batch of its own, the names after it another",
+         "1 open s:/tmp/nh/../nh/nhnone i:0", 1, -1, "'/tmp/nh/../nh/nhnone' does not exist"),
+    Rule("chan.c walk: a missing directory on the way is named up to itself",
+         "1 open s:/tmp/nh/nodir/x i:0", 1, -1, "'/tmp/nh/nodir' does not exist"),
+    Rule("chan.c walk: 6eed7a478, Enonexist for a later name too, error first",
+         "1 open s:/tmp/nh/nhnone i:0", 1, -1, "file does not exist: '/tmp/nh/nhnone'", profile=CURRENT),
+    Rule("chan.c walk: 6eed7a478, the first name's error unchanged but put first",
+         "1 open s:/nhnone i:0", 1, -1, "file does not exist: '/nhnone'", profile=CURRENT),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
