@@ -20,7 +20,7 @@ from harness.model.fs import AGENT_PATH, FileTree, ScratchServer
 from harness.model.kernel import Kernel
 from harness.model.portdat import Chan, ChanKind, Proc
 from harness.model.proc import newproc, schedule
-from harness.model.profiles import DEFAULT_PROFILE, Profile, get_profile
+from harness.model.profiles import DEFAULT_PROFILE, Profile, Sw, get_profile
 from harness.model.sysfile import OREAD, OWRITE
 from harness.program import Program
 from harness.trace.schema import Record
@@ -42,12 +42,15 @@ def synthetic_agent(arch: Arch) -> bytes:
 def boot(k: Kernel, img: aout.ExecImage) -> Proc:
     """The process rc starts the agent in."""
     p = newproc(k)
-    # The agent is started by rc on the console: fds 0 (read), 1 and 2 (write)
-    # are /dev/cons, as /proc/N/fd shows them on a real kernel.  It runs in a
-    # note group of its own (the agent does rfork(RFNOTEG) first), so a
-    # scenario's group notes cannot reach the shell.
-    for fd, mode in ((0, OREAD), (1, OWRITE), (2, OWRITE)):
-        p.fgrp.fds[fd] = Chan("/dev/cons", mode, kind=ChanKind.CONS)
+    # The agent is started by rc on the console and inherits its fds: 0 is
+    # bootrc's "} </dev/cons" (sys/src/9/boot/bootrc:206 at e9bb7876e, 209 at
+    # 027f579f4); 1 and 2 are initcode's opens of the console, "#c/cons" on
+    # the seed (port/initcode.c), "/dev/cons" after e2509e765 bound #c on /dev
+    # first.  It runs in a note group of its own (the agent does
+    # rfork(RFNOTEG) first), so a scenario's group notes cannot reach the shell.
+    initcons = "/dev/cons" if k.profile.has(Sw.BOOT_FDS_DEV_CONS) else "#c/cons"
+    for fd, mode, name in ((0, OREAD, "/dev/cons"), (1, OWRITE, initcons), (2, OWRITE, initcons)):
+        p.fgrp.fds[fd] = Chan(name, mode, kind=ChanKind.CONS)
     p.noteid = k.allocpid()
     p.argv = [AGENT_PATH]
     p.args = aout.truncate_args(p.argv)

@@ -27,6 +27,7 @@ class Sw(StrEnum):
     EXEC_STACK_UNDER_SEGLOCK = "exec-stack-under-seglock"
     NAMEC_ERROR_SUFFIX = "namec-error-suffix"
     WALK_ERROR_ENONEXIST = "walk-error-enonexist"
+    BOOT_FDS_DEV_CONS = "boot-fds-dev-cons"
     MIPS_SPIM_MAGIC = "mips-spim-magic"
     SEMACQUIRE_ERRORS = "semacquire-errors"
 
@@ -53,6 +54,13 @@ SWITCHES: dict[str, Switch] = {
             "91f79ce9f",
             "2022-08",
             "notes live on the heap; the child of rfork starts with no pending notes",
+        ),
+        Switch(
+            Sw.BOOT_FDS_DEV_CONS,
+            "e2509e765",
+            "2022-12-12",
+            "the boot environment's fds 1 and 2 are /dev/cons: initcode binds #c on /dev before opening it"
+            " (seed: opened as #c/cons, port/initcode.c); fd 0 is bootrc's </dev/cons on both",
         ),
         Switch(
             Sw.EXEC_STACK_UNDER_SEGLOCK,

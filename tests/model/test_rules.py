@@ -393,7 +393,18 @@ NAMEC = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC + NAMEC
+# --- the boot environment (port/initcode.c, boot/bootrc) -------------------------------------
+BOOT = [
+    Rule("initcode.c startboot: fds 1 and 2 opened as #c/cons (e9bb7876e); 0 is bootrc's </dev/cons",
+         "1 probe w:fds", 1,
+         out={"fds": [[0, "r", "/dev/cons"], [1, "w", "#c/cons"], [2, "w", "#c/cons"]]}),
+    Rule("initcode.c startboot: e2509e765 binds #c on /dev first, all three are /dev/cons",
+         "1 probe w:fds", 1, profile=CURRENT,
+         out={"fds": [[0, "r", "/dev/cons"], [1, "w", "/dev/cons"], [2, "w", "/dev/cons"]]}),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
@@ -412,5 +423,5 @@ def test_rule(rule: Rule) -> None:
 
 
 def test_every_rule_names_its_source() -> None:
-    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c") for r in RULES)
+    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c") for r in RULES)
     assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
