@@ -82,7 +82,7 @@ RFORK = [
         "sysproc.c:59 no RFPROC, RFFDG: a copy of the fd table",
         "1 rfork i:0x4\n2 probe w:fds",
         2,
-        out={"fds": [[0, "r", "/dev/cons"], [1, "w", "/dev/cons"], [2, "w", "/dev/cons"]]},
+        out={"fds": [[0, "r", "/dev/cons"], [1, "w", "#c/cons"], [2, "w", "#c/cons"]]},
     ),
     Rule(
         "sysproc.c:74 no RFPROC, RFNOMNT: # devices outside |decp refused",
