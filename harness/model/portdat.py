@@ -122,6 +122,7 @@ class Waitq:
 
     pid: int
     msg: str
+    timed: bool = False  # the child slept on the clock: its exit time is the real clock's
 
 
 # What runs in user mode in a process (the agent's interpreter); the
@@ -153,8 +154,9 @@ class Proc:
     parent: Proc | None = None
     ppid: int = 0
     nchild: int = 0
-    await_order_unknown: bool = False  # an earlier await had several children to choose from
-    waitq: list[Waitq] = field(default_factory=list)
+    await_order_unknown: bool = False  # an earlier await's child was up to the real clock
+    waitq: list[Waitq] = field(default_factory=list)  # head first (proc.c: a LIFO list)
+    timed: bool = False  # it has slept on the clock (sleep, tsemacquire, alarm)
     notes: list[Note] = field(default_factory=list)
     # up->notify: the user's handler, opaque to the kernel (the agent names
     # its handler by the mode it was installed with); None = no handler

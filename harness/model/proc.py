@@ -21,6 +21,7 @@ from harness.model.pgrp import closefgrp
 from harness.model.portdat import ERRMAX, NUSER, Proc, ProcState, Wait, Waitq, Wake
 
 NPROC = 200  # the model's conf.nproc stand-in: newproc fails with "no procs"
+NWAIT = 128  # proc.c:1157: wait records a parent keeps; later exits leave none
 
 
 def newproc(k: Kernel) -> Proc:
@@ -48,7 +49,10 @@ def pexit(k: Kernel, p: Proc, msg: str) -> None:
     par = p.parent
     if par is not None and par.state != ProcState.DEAD:
         par.nchild -= 1
-        par.waitq.append(Waitq(p.pid, wait_message(p.text, p.pid, msg)))
+        # proc.c:1157-1161 (e9bb7876e and 027f579f4): pushed at the head of
+        # the list, unless the parent already holds NWAIT records
+        if len(par.waitq) < NWAIT:
+            par.waitq.insert(0, Waitq(p.pid, wait_message(p.text, p.pid, msg), p.timed))
     for q in k.procs.values():
         if q.parent is p:
             q.parent = None
@@ -61,9 +65,9 @@ def pexit(k: Kernel, p: Proc, msg: str) -> None:
             del p.rgrp.waiting[tag]
 
 
-def pwait(p: Proc) -> Generator[Wait, Wake | None, tuple[Waitq, bool]]:
-    """port/proc.c pwait: (the child's wait record, whether which child it
-    is was up to the real scheduler)."""
+def pwait(k: Kernel, p: Proc) -> Generator[Wait, Wake | None, tuple[Waitq, bool]]:
+    """port/proc.c pwait: (the head wait record, the last child to exit;
+    whether which child it is was up to the real clock)."""
     if p.nchild == 0 and not p.waitq:
         raise KernelError(Enochild)
     while not p.waitq:
@@ -72,9 +76,11 @@ def pwait(p: Proc) -> Generator[Wait, Wake | None, tuple[Waitq, bool]]:
             raise KernelError(Eintr)
         if not p.waitq and p.nchild == 0:
             raise KernelError(Enochild)
-    # Which child is reported is the order children exited in; with more
-    # than one candidate that order is the real scheduler's, not ours.
-    if len(p.waitq) > 1 or p.nchild > 0:
+    # On the guest's one CPU the order children exit in is the scheduler's,
+    # which the model follows -- unless one of the candidates slept on the
+    # clock: then when it exited is the real clock's, not ours.
+    others = [q for q in k.procs.values() if q.parent is p and q.state != ProcState.DEAD]
+    if (len(p.waitq) > 1 or others) and (any(w.timed for w in p.waitq) or any(q.timed for q in others)):
         p.await_order_unknown = True  # and so is every later wait's child
     return p.waitq.pop(0), p.await_order_unknown
 
@@ -154,5 +160,6 @@ def step(q: Proc, why: Wake | None) -> None:
     try:
         w = q.code.send(why) if why is not None else next(q.code)
         q.state, q.wait = ProcState.WAIT, w
+        q.timed = q.timed or w.until is not None or q.alarm != 0
     except StopIteration:
         pass

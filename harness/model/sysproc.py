@@ -231,7 +231,7 @@ def sys_wait(k: Kernel, p: Proc, a: Args) -> Sleeps:
     if ow:
         k.mem(p).validaddr(ow, OWAITMSG_SIZE, True)
         k.evenaddr(p, ow)
-    w, unknown_child = yield from pwait(p)
+    w, unknown_child = yield from pwait(k, p)
     nondet = ["ret", "out.msg"] if unknown_child else []
     if not ow:
         return Result(w.pid, nondet=nondet)
@@ -256,7 +256,7 @@ def sysawait(k: Kernel, p: Proc, a: Args) -> Sleeps:
     """721-735: "%d %lud %lud %lud %q" into the buffer."""
     addr, n = k.ptr(a[0]), int(a[1]) & ULONG
     k.mem(p).validaddr(addr, n, True)
-    w, unknown_child = yield from pwait(p)
+    w, unknown_child = yield from pwait(k, p)
     nondet = ["ret", "~times"] + (["out.text"] if unknown_child else [])
     full = raw(f"{w.pid} 0 0 0 {quote(w.msg)}")
     if n == 0:

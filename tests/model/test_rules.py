@@ -404,7 +404,33 @@ BOOT = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT
+# --- the wait queue (proc.c pexit, pwait) -----------------------------------------------------
+def _nondet(step: int, key: str) -> Cmp:
+    return lambda rs: key in find(rs, step).nondet
+
+
+def _not_nondet(step: int, key: str) -> Cmp:
+    return lambda rs: key not in find(rs, step).nondet
+
+
+TWO_KIDS = "1 rfork i:0x10 c:k\n2 rfork i:0x10 c:k2\n3 await b:b i:256\n4 await b:b i:256"
+WAITQ = [
+    Rule("proc.c pexit: records go on the head of the list, pwait takes the head (1157-1160, 1248)",
+         TWO_KIDS, 3, cmp=lambda rs: find(rs, 3).out["text"] == f"{find(rs, 2).ret} 0 0 0 'nhagent {find(rs, 2).ret}: two'",
+         extra=kid("9 exits s:one") + kid("10 exits s:two", "k2")),
+    Rule("proc.c pwait: the first child to exit is reported last",
+         TWO_KIDS, 4, cmp=lambda rs: find(rs, 4).out["text"] == f"{find(rs, 1).ret} 0 0 0 'nhagent {find(rs, 1).ret}: one'",
+         extra=kid("9 exits s:one") + kid("10 exits s:two", "k2")),
+    Rule("proc.c pwait: one CPU, children that never slept on the clock: which child is known",
+         TWO_KIDS, 3, cmp=_not_nondet(3, "out.text"),
+         extra=kid("9 exits s:one") + kid("10 exits s:two", "k2")),
+    Rule("proc.c pwait: a child that slept on the clock exits when the real clock says: masked",
+         TWO_KIDS, 3, cmp=_nondet(3, "out.text"),
+         extra=kid("9 sleep i:20\n11 exits s:one") + kid("10 sleep i:10\n12 exits s:two", "k2")),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
@@ -425,3 +451,15 @@ def test_rule(rule: Rule) -> None:
 def test_every_rule_names_its_source() -> None:
     assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c") for r in RULES)
     assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
+
+
+def test_a_parent_keeps_at_most_128_wait_records() -> None:  # proc.c:1157 pexit: nwait < 128
+    n = 130
+    forks = "\n".join(f"{i} rfork i:0x10 c:k{i}" for i in range(1, n + 1))
+    awaits = "\n".join(f"{n + i} await b:b i:256" for i in range(1, n + 1))
+    extra = "".join(kid(f"{1000 + i} exits s:c{i}", f"k{i}") for i in range(1, n + 1))
+    recs = run(Rule("proc.c pexit", f"{forks}\n{awaits}", 0, extra=extra))
+    texts = [find(recs, n + i).out.get("text") for i in range(1, 129)]
+    assert [t.rsplit(": ", 1)[1] for t in texts if isinstance(t, str)] == [f"c{i}'" for i in range(128, 0, -1)]
+    for i in (129, 130):  # the two children past the limit left no record, and are no children
+        assert (find(recs, n + i).ret, find(recs, n + i).err) == (-1, ENOCHILD)
