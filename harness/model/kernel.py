@@ -54,6 +54,18 @@ class Kernel:
         self.nextpid += 1
         return self.nextpid
 
+    def pidref(self, n: int) -> int:
+        """proc.c pidalloc/pidfree: the references to pid-table entry N, one
+        for the process with that pid, one per process in note group N, one
+        per process whose parent it is."""
+        return sum((q.pid == n) + (q.noteid == n) + (q.ppid == n) for q in self.live())
+
+    def setnoteid(self, p: Proc) -> None:
+        """proc.c setnoteid(p, 0): a new note group, unless P is already the
+        only user of its own (proc.c:1846 at e9bb7876e, 2010 at 027f579f4)."""
+        if self.pidref(p.noteid) != 1:
+            p.noteid = self.allocpid()
+
     def live(self) -> list[Proc]:
         return sorted((q for q in self.procs.values() if q.state != ProcState.DEAD), key=lambda q: q.pid)
 

@@ -39,7 +39,10 @@ def rfork_groups(k: Kernel, src: Proc, dst: Proc, flag: int) -> None:
     DST gets a copy or a clean group where FLAG asks, else SRC's own
     (shared with SRC when DST is a new child)."""
     if flag & (RFFDG | RFCFDG):
-        dst.fgrp = dupfgrp(src.fgrp if flag & RFFDG else None)
+        old = src.fgrp
+        dst.fgrp = dupfgrp(old if flag & RFFDG else None)
+        if dst is src:
+            closefgrp(old)  # sysproc.c:61
     elif dst is not src:
         dst.fgrp = src.fgrp
         src.fgrp.ref += 1
@@ -54,4 +57,9 @@ def rfork_groups(k: Kernel, src: Proc, dst: Proc, flag: int) -> None:
         dst.egrp = Egrp(dict(src.egrp.env) if flag & RFENVG else {})
     else:
         dst.egrp = src.egrp
-    dst.noteid = k.allocpid() if flag & RFNOTEG else src.noteid
+    if not flag & RFNOTEG:
+        dst.noteid = src.noteid  # sysproc.c:113-114
+    elif dst is src:
+        k.setnoteid(src)  # sysproc.c:87-89
+    else:
+        dst.noteid = dst.pid  # proc.c:1874 pidalloc: a child without a note group is its own

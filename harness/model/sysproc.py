@@ -70,20 +70,28 @@ def sysrfork(k: Kernel, p: Proc, a: Args) -> Sleeps:
 
 
 def fork(k: Kernel, p: Proc, flag: int) -> Proc:
+    """The child, field by field.  Fresh from newproc (proc.c:631-668): the
+    errstr (errbuf0[0] = 0, proc.c:653), no notes pending, not notified, no
+    alarm, no children, no wait records.  From sysrfork: dot (103), notes
+    and lastnote copied on the seed (106-110; none from 91f79ce9f), the
+    handler (108), the note group (113-114), text and user (131-132), args
+    empty (133), segments (159-163: Text/Shared/Physical shared, Data/Bss
+    copied unless RFMEM, the Stack always copied: segment.c dupseg), the
+    groups (166-213), the parent (219-224)."""
     c = newproc(k)  # 96-97
-    c.text, c.user, c.dot = p.text, p.user, p.dot  # 103, 131-132
-    if not k.profile.has(Sw.RFORK_CHILD_NO_NOTES):  # 106-107 (91f79ce9f: none)
+    c.text, c.user, c.dot = p.text, p.user, p.dot
+    if not k.profile.has(Sw.RFORK_CHILD_NO_NOTES):
         c.notes = [Note(n.msg, n.flag) for n in p.notes]
-    c.notify = p.notify  # 108
-    c.argv, c.args = list(p.argv), b""  # 133: kstrdup(&p->args, "")
-    for i in range(sg.NSEG):  # 159-163
+        c.lastnote = p.lastnote
+    c.notify = p.notify
+    c.argv, c.args = list(p.argv), b""  # the user stack is a copy; kstrdup(&p->args, "")
+    c.ppid = p.pid  # pidalloc: parentpid, whether or not it waits
+    for i in range(sg.NSEG):
         c.segs[i] = sg.dupseg(p.segs, i, bool(flag & RFMEM))
-    rfork_groups(k, p, c, flag)  # 113-114 (noteid), 166-213
-    c.ppid = p.pid
-    if not flag & RFNOWAIT:  # 219-224
+    rfork_groups(k, p, c, flag)
+    if not flag & RFNOWAIT:
         c.parent = p
         p.nchild += 1
-    c.errstr = p.errstr
     if p.umode is not None:
         p.umode.fork(c)  # forkchild: the child returns 0 into a copy of the caller's user state
     return c
