@@ -298,8 +298,10 @@ class Agent:
     def handle_notes(self, c: Ctx, st: Stmt) -> None:
         """The agent's note handler: record the note, then noted(MODE)."""
         p = c.proc
-        while (n := notify(p)) is not None:
+        while (n := notify(self.k, p)) is not None:
             nd = ["~pc"] if "pc=" + sg.PC_MASK in n.msg else []
+            if n.pc_unknown:
+                nd.append("out.note")  # where ERRMAX cuts the real pc's digits
             self.record(c, st, NOTE, "note", Result(None, out={"note": n.msg}, nondet=nd))
             noted(p, p.notify or "")
 

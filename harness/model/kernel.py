@@ -12,8 +12,7 @@ from harness.model import segments as sg
 from harness.model.arch import Arch
 from harness.model.errors import Ebadarg, KernelError, ProcessKilled
 from harness.model.fs import FileTree
-from harness.model.notes import postnote
-from harness.model.portdat import NDEBUG, Proc, ProcState
+from harness.model.portdat import Proc, ProcState
 from harness.model.profiles import Profile
 
 FIRST_PID = 100
@@ -100,10 +99,3 @@ class Kernel:
         """va_arg(list, long/int): the low 32 bits, signed."""
         v &= ULONG
         return v - (1 << 32) if v >> 31 else v
-
-    def evenaddr(self, p: Proc, addr: int) -> None:
-        """port/sysproc.c evenaddr: a misaligned pointer on a strict arch."""
-        if self.arch.name not in ("amd64", "386") and addr & 3:
-            postnote(p, "sys: odd address", NDEBUG)
-            raise KernelError(Ebadarg)
-

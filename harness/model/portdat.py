@@ -110,10 +110,11 @@ class Rgrp:
     waiting: dict[int, Proc] = field(default_factory=dict)  # tag -> sleeper (FIFO by insertion)
 
 
-@dataclass
+@dataclass(eq=False)
 class Note:
     msg: str
     flag: int
+    pc_unknown: bool = False  # ERRMAX cut into its " pc=" suffix: where depends on the real pc
 
 
 @dataclass

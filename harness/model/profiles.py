@@ -28,6 +28,8 @@ class Sw(StrEnum):
     NAMEC_ERROR_SUFFIX = "namec-error-suffix"
     WALK_ERROR_ENONEXIST = "walk-error-enonexist"
     BOOT_FDS_DEV_CONS = "boot-fds-dev-cons"
+    NOTE_PC_AFTER_TEXT = "note-pc-after-text"
+    NOTE_SHARED = "note-shared"
     MIPS_SPIM_MAGIC = "mips-spim-magic"
     SEMACQUIRE_ERRORS = "semacquire-errors"
 
@@ -48,6 +50,20 @@ SWITCHES: dict[str, Switch] = {
             "520a39efc",
             "2022-07-25",
             "#! lines: longer limit, arguments split with tokenize (quotes honoured)",
+        ),
+        Switch(
+            Sw.NOTE_PC_AFTER_TEXT,
+            "c8e25d2a1",
+            "2022-08-17",
+            "a sys: note's ' pc=' suffix follows the whole text and is cut to fit ERRMAX"
+            " (seed: the text is cut to ERRMAX-15 bytes first, pc64/trap.c:571)",
+        ),
+        Switch(
+            Sw.NOTE_SHARED,
+            "3e1154879",
+            "2022-09-03",
+            "postnotepg shares one note among the group: a sys: note another process still holds"
+            " gets no ' pc=' suffix (popnote: only when ref == 1)",
         ),
         Switch(
             Sw.RFORK_CHILD_NO_NOTES,

@@ -24,8 +24,9 @@ from harness.model.errors import (
 from harness.model.fmt import text, unraw, utfecpy
 from harness.model.fs import DMDIR
 from harness.model.kernel import ULONG, Args, Kernel
-from harness.model.notes import postnote
+from harness.model.notes import mknote, postnote
 from harness.model.portdat import NUSER, Chan, ChanKind, Pipe, Proc, ProcState
+from harness.model.profiles import Sw
 from harness.model.syscall import Result, Sleeps, syscall
 
 OREAD, OWRITE, ORDWR, OEXEC = 0, 1, 2, 3  # sys/include/libc.h
@@ -232,10 +233,11 @@ def syspostnote(k: Kernel, p: Proc, a: Args) -> Result:
         raise namec_error(name, Enonexist, k.profile, len(f"/proc/{pid}"))
     if group == 2:
         # devproc.c postnotepg (seed and head): every process of the
-        # group except the writer itself.
+        # group except the writer itself; one shared note from 3e1154879.
+        shared = mknote(msg, NUSER) if k.profile.has(Sw.NOTE_SHARED) else None
         for r in sorted(k.procs.values(), key=lambda r: r.pid):
             if r is not p and r.noteid == q.noteid and r.state != ProcState.DEAD:
-                postnote(r, msg, NUSER)
+                postnote(r, shared or msg, NUSER)
     else:
         postnote(q, msg, NUSER)
     return Result(0)

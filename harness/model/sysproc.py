@@ -25,6 +25,7 @@ from harness.model.fault import run_foreign
 from harness.model.fmt import fmt_trunc, quote, raw, text, unraw, utfecpy
 from harness.model.fs import AGENT_PATH
 from harness.model.kernel import ULONG, Args, Kernel, Str
+from harness.model.notes import postnote
 from harness.model.pgrp import (
     RFCENVG,
     RFCFDG,
@@ -37,10 +38,17 @@ from harness.model.pgrp import (
     RFPROC,
     rfork_groups,
 )
-from harness.model.portdat import ERRMAX, Note, Proc, ProcState, Wait, Wake
+from harness.model.portdat import ERRMAX, NDEBUG, Note, Proc, ProcState, Wait, Wake
 from harness.model.proc import newproc, pwait
 from harness.model.profiles import Sw
 from harness.model.syscall import Result, Sleeps, syscall
+
+
+def evenaddr(k: Kernel, p: Proc, addr: int) -> None:
+    """port/sysproc.c evenaddr: a misaligned pointer on a strict arch."""
+    if k.arch.name not in ("amd64", "386") and addr & 3:
+        postnote(p, "sys: odd address", NDEBUG)
+        raise KernelError(Ebadarg)
 
 
 @syscall("sysr1")
@@ -238,7 +246,7 @@ def sys_wait(k: Kernel, p: Proc, a: Args) -> Sleeps:
     ow = k.ptr(a[0])
     if ow:
         k.mem(p).validaddr(ow, OWAITMSG_SIZE, True)
-        k.evenaddr(p, ow)
+        evenaddr(k, p, ow)
     w, unknown_child = yield from pwait(k, p)
     nondet = ["ret", "out.msg"] if unknown_child else []
     if not ow:
@@ -383,7 +391,7 @@ def sysrendezvous(k: Kernel, p: Proc, a: Args) -> Sleeps:
 # --- semaphores (1066-1278) ----------------------------------------------------------------
 def semseg(k: Kernel, p: Proc, addr: int) -> sg.Segment:
     """1228-1236: an even address in a writable segment, the long inside it."""
-    k.evenaddr(p, addr)
+    evenaddr(k, p, addr)
     s = sg.seg_at(p.segs, addr)
     if s is None or s.ronly or addr + 4 > s.top:
         k.mem(p).validaddr(addr, 4, True)

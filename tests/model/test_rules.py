@@ -467,7 +467,47 @@ WAITQ = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ
+# --- the pc suffix of a sys: note (pc64/trap.c notify, proc.c popnote) -------------------------
+def _note(step: int, proc: str = "main") -> Callable[[list[Record]], Record]:
+    def get(rs: list[Record]) -> Record:
+        return next(r for r in rs if r.kind == "note" and r.step == step and r.proc == proc)
+    return get
+
+
+LONG = "x" * 120
+# Two children asleep in the caller's note group; the first one handles the
+# note and sleeps again (still holding it as its lastnote) while the second
+# one handles it.
+GROUP = "1 rfork i:0x10 c:k\n2 rfork i:0x10 c:k2\n3 postnote i:2 v:pid s:'sys: grp'\n4 await b:b i:256\n5 await b:b i:256"
+GROUP_KIDS = kid("8 notify h:cont\n9 sleep i:1000\n12 sleep i:1000") + kid("10 notify h:cont\n11 sleep i:1000", "k2")
+NOTES = [
+    Rule("pc64/trap.c:571 notify (e9bb7876e): a short sys: note gets ' pc=...'",
+         "1 notify h:cont\n2 postnote i:1 v:pid s:'sys: hi'", 2,
+         cmp=lambda rs: _note(2)(rs).out["note"] == "sys: hi pc=PC" and "~pc" in _note(2)(rs).nondet),
+    Rule("pc64/trap.c:571 notify (e9bb7876e): a long one is cut to ERRMAX-15 bytes, then the suffix",
+         f"1 notify h:cont\n2 postnote i:1 v:pid s:'sys: {LONG}'", 2,
+         cmp=lambda rs: _note(2)(rs).out["note"] == ("sys: " + LONG)[:113] + " pc=PC"
+         and "out.note" not in _note(2)(rs).nondet),
+    Rule("proc.c popnote (c8e25d2a1): the suffix follows the whole text, cut to fit ERRMAX: unknowable",
+         f"1 notify h:cont\n2 postnote i:1 v:pid s:'sys: {LONG}'", 2, profile=CURRENT,
+         cmp=lambda rs: _note(2)(rs).out["note"] == ("sys: " + LONG + " pc=PC")[:127]
+         and "out.note" in _note(2)(rs).nondet),
+    Rule("proc.c popnote (c8e25d2a1): a short sys: note keeps its suffix",
+         "1 notify h:cont\n2 postnote i:1 v:pid s:'sys: hi'", 2, profile=CURRENT,
+         cmp=lambda rs: _note(2)(rs).out["note"] == "sys: hi pc=PC" and "out.note" not in _note(2)(rs).nondet),
+    Rule("proc.c popnote (3e1154879): a group note another member still holds gets no suffix",
+         GROUP, 9, profile=CURRENT, extra=GROUP_KIDS,
+         cmp=lambda rs: _note(9, "s1")(rs).out["note"] == "sys: grp" and _note(11, "s2")(rs).out["note"] == "sys: grp"),
+    Rule("proc.c popnote (3e1154879): once no other process holds it, the suffix again",
+         GROUP, 9, profile=CURRENT, extra=kid("8 notify h:cont\n9 sleep i:1000") + kid("10 notify h:cont\n11 sleep i:1000", "k2"),
+         cmp=lambda rs: _note(9, "s1")(rs).out["note"] == "sys: grp" and _note(11, "s2")(rs).out["note"] == "sys: grp pc=PC"),
+    Rule("devproc.c postnotepg (e9bb7876e): each member gets a note of its own, with the suffix",
+         GROUP, 9, extra=GROUP_KIDS,
+         cmp=lambda rs: _note(9, "s1")(rs).out["note"] == "sys: grp pc=PC"),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ + NOTES
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
@@ -486,7 +526,7 @@ def test_rule(rule: Rule) -> None:
 
 
 def test_every_rule_names_its_source() -> None:
-    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c") for r in RULES)
+    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c", "pc64/trap.c", "devproc.c") for r in RULES)
     assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
 
 
