@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, InfraError
-from harness.model.syscalls import owaitmsg
+from harness.model.sysproc import owaitmsg
 from harness.ops import OPS, PROBE_TABLE, Answer
 from harness.program import Program
 from harness.trace.frame import MAX_PAYLOAD, decode_stream, record_payload

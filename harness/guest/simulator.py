@@ -33,7 +33,7 @@ from pathlib import Path
 
 from harness.guest.simkernel import Fault, FaultKind, flaky_misbehaves
 from harness.model.errors import Enonexist
-from harness.model.profiles import Profile
+from harness.model.profiles import DEFAULT_PROFILE, Profile
 from harness.program import parse as parse_program
 from harness.program import tokenize
 
@@ -185,7 +185,7 @@ def _split_commands(line: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="SIMULATED 9front console for harness tests (not a kernel)")
     ap.add_argument("--arch", default="amd64")
-    ap.add_argument("--profile", default="9front-2022.05")
+    ap.add_argument("--profile", default=DEFAULT_PROFILE)
     ap.add_argument("--fault", help=f"inject a fault: KIND[:SCENARIO], KIND one of {', '.join(FAULT_KINDS)}")
     ap.add_argument("--kernel-file", help="a SIMULATED kernel file: arch, profile, switches and faults from it")
     ap.add_argument("--run-index", type=int, default=0, help="which run this is (selects a flaky fault's runs)")

@@ -18,7 +18,7 @@ from typing import Any
 from harness.scenario.compiler import Scenario
 from harness.trace.schema import Record
 
-STEP_LIMIT_HUNG = "step-limit"  # out.hung of a run the model cut short (harness/model/syscalls.py)
+STEP_LIMIT_HUNG = "step-limit"  # out.hung of a run the model cut short (harness/model/agent.py)
 
 _RET_OPS = {
     ">0": lambda v: v > 0,

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.model.machine import Machine
+from harness.model.profiles import CURRENT, SEED
 from harness.ops import OPERATIONS, OPS, OpKind
 from harness.program import parse
 
@@ -34,7 +35,7 @@ def programs(draw: st.DrawFn) -> str:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs(), st.sampled_from(["amd64", "arm64"]), st.sampled_from(["9front-2022.05", "9front-current"]))
+@given(programs(), st.sampled_from(["amd64", "arm64"]), st.sampled_from([SEED, CURRENT]))
 def test_random_programs_run_cleanly(text: str, arch: str, profile: str) -> None:
     recs = Machine(arch, profile).run(parse(text))
     assert recs and recs[0].kind == "start"

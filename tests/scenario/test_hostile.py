@@ -199,9 +199,10 @@ def test_64_bit_extremes_are_accepted() -> None:
 
 
 def test_a_run_the_model_cuts_short_does_not_pass() -> None:
-    """Three children running one 7000-step block pass machine.py's 20000-step
+    """Three children running one 7000-step block pass the model agent's 20000-step
     limit; the model records out.hung = step-limit, and check() never calls that ok."""
-    from harness.model.machine import STEP_LIMIT, Machine
+    from harness.model.agent import STEP_LIMIT
+    from harness.model.machine import Machine
     from harness.scenario.compiler import Scenario
     from harness.scenario.expect import check
 

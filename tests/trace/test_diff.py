@@ -199,5 +199,5 @@ def test_two_profiles_diverge(model_runs: dict[str, Trace]) -> None:
     assert not r.identical
     d = r.first
     assert d is not None and d.kind == FIELD and d.field == "err"
-    assert "file does not exist" in str(d.a) and d.a != d.b
+    assert "does not exist" in str(d.a) and d.a != d.b  # seed: "'NAME' does not exist" (chan.c:1065)
     assert "profile differs" in r.notes[0]
