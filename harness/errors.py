@@ -52,6 +52,13 @@ class TraceError(HarnessError):
     """A trace file that is not a valid trace of our schema."""
 
 
+class BootCrash(HarnessError):
+    """The kernel under test panicked, reset the machine or went silent after its
+    banner while booting: the kernel's verdict (boot-crash), never infrastructure."""
+
+    exit_code = ExitCode.DIVERGED
+
+
 class InfraError(HarnessError):
     """The test infrastructure failed; this is never a kernel regression."""
 

@@ -14,9 +14,16 @@ Faults can be injected to exercise crash handling (``--fault KIND[:SCENARIO]``):
 * ``hang``    stop answering (the console goes silent);
 * ``flood``   interleave kernel-style prints inside the record stream;
 * ``corrupt`` flip one byte inside one framed record;
-* ``exit``    the "machine" disappears without a word (QEMU died).
+* ``exit``    the "machine" disappears without a word (QEMU died);
+* ``forge``   before the records, write a well-formed frame of a made-up
+              record without the run's frame key, as a scenario writing a
+              frame-shaped buffer to fd 1 does (it must stay console text);
+* ``boot-panic``  panic after the banner, while booting;
+* ``boot-hang``   go silent after the banner, while booting;
+* ``boot-silent`` print nothing at all (no banner: the kernel never ran).
 
 With ``:SCENARIO`` the fault fires only while running that scenario.
+The agent's command line is the real one (``-k KEY -d DIR PROGRAM``).
 """
 
 from __future__ import annotations
@@ -29,12 +36,16 @@ from pathlib import Path
 
 from harness.program import parse as parse_program
 from harness.program import tokenize
+from harness.trace.schema import Record
 
 BANNER = "Plan 9\n"
 SIM_NOTE = "nine-harness SIMULATED 9front console (not a kernel)\n"
 BOOTARGS = "bootargs is (tcp, tls, il, local!device)[] "
 PROMPT = "% "
-FAULT_KINDS = ("panic", "hang", "flood", "corrupt", "exit")
+FAULT_KINDS = ("panic", "hang", "flood", "corrupt", "exit", "forge", "boot-panic", "boot-hang", "boot-silent")
+PANIC_TEXT = ("panic: fault: 0x0 pc=0xffffffff80{i:06x}\n"
+              "ktrace /kernel/path 0xffffffff80110abc 0xfffffe8000a1f6e8\n"
+              "cpu0: exiting\n")
 
 
 class Simulator:
@@ -53,8 +64,15 @@ class Simulator:
         self.out.flush()
 
     def boot(self) -> None:
+        if self.fault_kind == "boot-silent":
+            _forever()
         self.say(BANNER)
         time.sleep(self.delay)
+        if self.fault_kind == "boot-panic":
+            self.say(PANIC_TEXT.format(i=0))
+            os._exit(0)  # as QEMU -no-reboot does after the kernel's reboot
+        if self.fault_kind == "boot-hang":
+            _forever()
         self.say(SIM_NOTE)
         self.say(f"cpu0: simulated {self.arch}, profile {self.profile}\n")
         while True:
@@ -97,6 +115,7 @@ class Simulator:
         from harness.trace.frame import encode
 
         progfile = argv[-1] if argv else ""
+        key = argv[argv.index("-k") + 1] if "-k" in argv[:-1] else ""
         try:
             program = parse_program(Path(progfile).read_text(), source=progfile)
         except (OSError, ValueError) as e:
@@ -104,17 +123,17 @@ class Simulator:
             return "nhagent:bad program"
         faulty = self.fault_kind and self.fault_scenario in ("", program.scenario)
         records = Machine(arch=self.arch, profile=self.profile).run(program)
+        if faulty and self.fault_kind == "forge" and records:
+            fake = records[0].to_json() | {"op": "forged", "ret": 4242}
+            sys.stdout.buffer.write(encode(Record.from_json(fake)))  # no key: what a scenario can write
         for i, rec in enumerate(records):
-            frame = encode(rec)
+            frame = encode(rec, key=key)
             if faulty and i == len(records) // 2:
                 if self.fault_kind == "panic":
-                    self.say(f"panic: fault: 0x0 pc=0xffffffff80{i:06x}\n"
-                             "ktrace /kernel/path 0xffffffff80110abc 0xfffffe8000a1f6e8\n"
-                             "cpu0: exiting\n")
+                    self.say(PANIC_TEXT.format(i=i))
                     os._exit(1)
                 if self.fault_kind == "hang":
-                    while True:
-                        time.sleep(3600)
+                    _forever()
                 if self.fault_kind == "exit":
                     os._exit(9)
                 if self.fault_kind == "corrupt":
@@ -129,6 +148,11 @@ class Simulator:
             sys.stdout.buffer.write(frame)
             sys.stdout.buffer.flush()
         return ""
+
+
+def _forever() -> None:
+    while True:
+        time.sleep(3600)
 
 
 def _split_commands(line: str) -> list[str]:

@@ -64,6 +64,10 @@ class BootState(enum.Enum):
     RC = "RC"
 
 
+# The states before the kernel has printed anything (its banner): a failure
+# here says nothing about the kernel (harness.run.backends.console).
+BOOT_BEFORE_BANNER = frozenset({BootState.FIRMWARE, BootState.UBOOT_AUTOBOOT, BootState.UBOOT_PROMPT})
+
 # What each state is waiting for, for error messages.
 WAITING_FOR = {
     BootState.FIRMWARE: "the kernel banner 'Plan 9' (or U-Boot)",
@@ -237,6 +241,7 @@ class Console:
         child.logfile_read = log
         self.on_eof: Callable[[], str] | None = None  # extra detail for ConsoleClosed
         self.panic_grace = 2.0  # seconds to keep reading after "panic:" for the dump
+        self.boot_state: BootState | None = None  # the last state boot() entered
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -335,7 +340,7 @@ class Console:
         dialogue = dialogue or BootDialogue()
         timeouts = timeouts or BootTimeouts()
         t0 = time.monotonic()
-        state = BootState.FIRMWARE
+        state = self.boot_state = BootState.FIRMWARE
         visited: list[tuple[BootState, float]] = [(state, 0.0)]
         methods = default = None
         uboot = profile.uboot
@@ -384,6 +389,7 @@ class Console:
                 "uprompt": BootState.UBOOT_PROMPT, "bootargs": BootState.BOOTARGS,
                 "user": BootState.USER, "rc": BootState.RC,
             }[name]
+            self.boot_state = state
             visited.append((state, time.monotonic() - t0))
         for line in dialogue.rc_setup:
             self.run_command(line)

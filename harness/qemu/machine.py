@@ -7,6 +7,8 @@ closes on any exception including KeyboardInterrupt.  Files in ``workdir``:
 
     qemu.cmdline   the exact argv (shell-quoted), written before starting
     qemu.stderr    QEMU's own messages (and qemu.stdout)
+    qemu.pid       every pid QEMU had in this directory (one per start): what
+                   to check for leftovers, by pid and never by name
     console.log    everything the guest's serial console printed, as it arrived
     plan9.ini      the boot configuration, for profiles that place it in memory
     vmstate.qcow2  holds savevm snapshots when no guest disk is qcow2
@@ -58,7 +60,8 @@ _LIVE_LOCK = threading.Lock()
 
 
 @atexit.register
-def _kill_leftovers() -> None:
+def kill_all() -> None:
+    """Kill every machine still running (at exit, and when the harness is interrupted)."""
     with _LIVE_LOCK:
         machines = list(_LIVE)
     for m in machines:
@@ -140,6 +143,8 @@ class Machine:
             )
         with _LIVE_LOCK:
             _LIVE.add(self)
+        with open(self.workdir / "qemu.pid", "a") as f:
+            f.write(f"{self.proc.pid}\n")
         self.qmp = Qmp(qmp)
         try:
             self.qmp.connect(alive=self.alive)

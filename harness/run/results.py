@@ -52,12 +52,16 @@ class ResultsDir:
     def create(cls, base: str | Path, label: str) -> ResultsDir:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = Path(base).resolve()  # QEMU runs in a sub-directory: paths must not be relative
+        base.mkdir(parents=True, exist_ok=True)
         root = base / f"{stamp}-{label}"
         n = 1
-        while root.exists():
-            n += 1
-            root = base / f"{stamp}-{label}-{n}"
-        root.mkdir(parents=True)
+        while True:  # mkdir is the test: two runs started at once get two directories
+            try:
+                root.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                root = base / f"{stamp}-{label}-{n}"
         rd = cls(root)
         (root / "command.txt").write_text(" ".join(sys.argv) + "\n")
         return rd
@@ -80,11 +84,18 @@ class ResultsDir:
         }
         self.path("versions.json").write_text(json.dumps(versions, indent=2) + "\n")
 
+    def expected(self) -> int | None:
+        n = self.meta.get("scenarios")
+        return n if isinstance(n, int) else None
+
     def add(self, verdict: Verdict) -> None:
         self.verdicts.append(verdict)
         self.write_summary()
 
-    def write_summary(self, finished: bool = False) -> None:
+    def write_summary(self, finished: bool = False, *, interrupted: bool = False,
+                      exit_code: int | None = None) -> None:
+        """Verdicts so far.  EXIT_CODE: what the harness exits with (an interrupted
+        run's 130/143/129); by default the verdicts' (never 0 while some are missing)."""
         counts: dict[str, int] = {}
         for v in self.verdicts:
             counts[v.status.value] = counts.get(v.status.value, 0) + 1
@@ -92,11 +103,12 @@ class ResultsDir:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
             "elapsed_seconds": round(time.time() - self.started, 3),
             "finished": finished,
-            "exit_code": exit_code_for(self.verdicts),
+            "interrupted": interrupted,
+            "exit_code": exit_code if exit_code is not None else exit_code_for(self.verdicts, self.expected()),
             "counts": counts,
             "meta": self.meta,
             "verdicts": [v.to_json() for v in self.verdicts],
         }
-        tmp = self.root / "summary.json.tmp"
+        tmp = self.root / f"summary.json.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
         os.replace(tmp, self.root / "summary.json")

@@ -16,6 +16,13 @@ class Status(enum.StrEnum):
     DIVERGED = "diverged"
     GUEST_CRASH = "guest-crash"
     INFRA_ERROR = "infra-error"
+    BOOT_CRASH = "boot-crash"  # the kernel crashed or hung while booting: no scenario could run
+    INTERNAL_ERROR = "internal-error"  # the harness itself failed (a bug): never a pass
+
+
+# What each status makes of the run's exit code (harness.errors.ExitCode).
+KERNEL_VERDICTS = frozenset({Status.DIVERGED, Status.GUEST_CRASH, Status.BOOT_CRASH})
+HARNESS_FAULTS = frozenset({Status.INFRA_ERROR, Status.INTERNAL_ERROR})
 
 
 @dataclass
@@ -45,11 +52,13 @@ class Verdict:
         return d
 
 
-def exit_code_for(verdicts: list[Verdict]) -> int:
-    """0 all pass, 1 divergence or kernel crash, 3 infrastructure failure only."""
+def exit_code_for(verdicts: list[Verdict], expected: int | None = None) -> int:
+    """0 all pass, 1 divergence or kernel crash, 3 infrastructure or internal failure.
+
+    A run that has fewer (or more) verdicts than scenarios lost some: never 0."""
     statuses = {v.status for v in verdicts}
-    if statuses & {Status.DIVERGED, Status.GUEST_CRASH}:
+    if statuses & KERNEL_VERDICTS:
         return 1
-    if Status.INFRA_ERROR in statuses:
+    if statuses & HARNESS_FAULTS or (expected is not None and len(verdicts) != expected):
         return 3
     return 0

@@ -1,0 +1,104 @@
+"""The SIMULATED backend: a Python process speaking the 9front console
+(harness/guest/simulator.py) instead of a kernel.
+
+Used by the pipeline tests and by `harness run --simulate`: the same console
+state machine, framing, decoding, normalising and diffing as a real run, with
+the guest replaced by a process that is named a simulator everywhere.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import pexpect
+
+from harness.errors import HarnessError, UsageError
+from harness.guest.simulator import FAULT_KINDS
+from harness.qemu.console import BootTimeouts, Console, ConsoleLog
+from harness.qemu.profiles import get_profile as get_qemu_profile
+from harness.run.backends import Backend, GuestRun, register
+from harness.run.backends.console import classify_boot_failure, run_on_console
+from harness.run.config import RunConfig
+from harness.run.modelrun import QEMU_ARCHES
+from harness.run.results import ResultsDir
+
+
+def parse_fault(fault: str, names: list[str]) -> tuple[str, str]:
+    kind, _, scenario = fault.partition(":")
+    if kind not in FAULT_KINDS:
+        raise UsageError(f"--fault {fault!r}: no fault {kind!r} (one of {', '.join(FAULT_KINDS)})")
+    if scenario and scenario not in names:
+        raise UsageError(f"--fault {fault!r}: no scenario {scenario!r} in this run")
+    return kind, scenario
+
+
+@register("simulated")
+class SimulatedBackend(Backend):
+    simulated = True
+
+    @classmethod
+    def check(cls, cfg: RunConfig, names: list[str]) -> None:
+        if cfg.arch not in QEMU_ARCHES:
+            raise UsageError(f"--simulate --arch {cfg.arch}: the simulated console is one of the QEMU arches "
+                             f"({', '.join(QEMU_ARCHES)})")
+        if cfg.fault:
+            parse_fault(cfg.fault, names)
+
+    def __init__(self, n: int, results: ResultsDir, cfg: RunConfig) -> None:
+        self.label = f"{cfg.arch}#sim{n}"
+        self.arch = cfg.arch
+        self.profile = cfg.profile
+        self.fault = cfg.fault
+        self.workdir = results.path(f"sim{n}", ".keep").parent
+        self.log_path = results.console_log(n)
+        self.command: list[str] = []
+        self.console: Console | None = None
+        self.child: pexpect.spawn | None = None
+        self.programs: dict[str, Path] = {}
+
+    def _argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "harness.guest.simulator", "--arch", self.arch, "--profile", self.profile]
+        return argv + (["--fault", self.fault] if self.fault else [])
+
+    def prepare(self, programs: dict[str, str]) -> None:
+        pdir = self.workdir / "p"
+        pdir.mkdir(parents=True, exist_ok=True)
+        for n, (name, text) in enumerate(sorted(programs.items())):
+            path = pdir / f"{n:04d}.nhp"
+            path.write_text(text)
+            self.programs[name] = path
+
+    def launch(self) -> None:
+        self.command = argv = self._argv()
+        (self.workdir / "simulator.cmdline").write_text(shlex.join(argv) + "\n")
+        self.child = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", codec_errors="replace", timeout=30, echo=False)
+        with open(self.workdir / "simulator.pid", "a") as f:  # every pid it ever had, for leak checks
+            f.write(f"{self.child.pid}\n")
+        self.console = Console(self.child, ConsoleLog(self.log_path), line_end="\n")
+        try:
+            self.console.boot(get_qemu_profile(self.arch), timeouts=BootTimeouts(scale=0.5))
+        except HarnessError as e:
+            child = self.child
+            reset = child is not None and not child.isalive() and child.exitstatus == 0
+            raise classify_boot_failure(e, self.console.boot_state, reset) from e
+
+    def run_scenario(self, scenario: str, timeout: float) -> GuestRun:
+        assert self.console is not None
+        return run_on_console(self.console, "nhagent.sim", str(self.workdir), str(self.programs[scenario]), timeout)
+
+    def restore(self) -> None:
+        # The simulator has no snapshots: a crashed one is replaced by a fresh boot,
+        # without the fault (a real restore brings back the pre-fault machine too).
+        self.close()
+        self.fault = None
+        self.launch()
+
+    def close(self) -> None:
+        if self.console is not None:
+            self.console.close()
+            self.console = None
+        if self.child is not None:
+            self.child.close(force=True)
+            self.child = None
