@@ -17,7 +17,7 @@ from harness.errors import UsageError
 def positive(name: str, value: float) -> float:
     """A finite number > 0, or bad input naming the flag."""
     if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{name} must be a positive number of seconds or factor, not {value!r}")
+        raise UsageError(f"{name} must be a finite number greater than 0, not {value!r}")
     return float(value)
 
 
