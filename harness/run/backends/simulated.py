@@ -79,7 +79,7 @@ class SimulatedBackend(Backend):
             f.write(f"{self.child.pid}\n")
         self.console = Console(self.child, ConsoleLog(self.log_path), line_end="\n")
         try:
-                self.console.boot(get_qemu_profile(self.arch), timeouts=BootTimeouts(scale=0.5 * self.boot_scale))
+            self.console.boot(get_qemu_profile(self.arch), timeouts=BootTimeouts(scale=0.5 * self.boot_scale))
         except HarnessError as e:
             child = self.child
             reset = child is not None and not child.isalive() and child.exitstatus == 0
