@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import THREE, THREE_NAMES, Outcome, console_has, corpus, run_harness
+from faultutil import THREE, THREE_NAMES, Outcome, console_has, corpus, run_harness
 
 SIM = ["run", "--simulate", "--arch", "amd64", "--timeout", "5"]
 
