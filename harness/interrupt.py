@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -36,13 +37,19 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
-def install() -> None:
-    """Route the three signals to ``Interrupted`` (main thread only; no-op elsewhere)."""
+def install() -> Callable[[], None]:
+    """Route the three signals to ``Interrupted`` (main thread only); returns what
+    puts the previous handlers back (a harness called in-process, as tests do)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: None
     _fired.clear()
-    for sig in SIGNALS:
-        signal.signal(sig, _handler)
+    previous = {sig: signal.signal(sig, _handler) for sig in SIGNALS}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def exit_code_of(exc: BaseException) -> int:

@@ -53,9 +53,18 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.interrupt import exit_code_of, install
+    from harness.interrupt import install
 
-    install()  # SIGINT, SIGTERM, SIGHUP: unwind (VMs killed, summary written), exit 128+N
+    restore = install()  # SIGINT, SIGTERM, SIGHUP: unwind (VMs killed, summary written), exit 128+N
+    try:
+        return _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv: list[str] | None) -> int:
+    from harness.interrupt import exit_code_of
+
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except HarnessError as e:

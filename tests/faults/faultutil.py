@@ -194,8 +194,8 @@ def run_harness(row: str, args: list[str], base: Path, *, timeout: float = 120.0
         try:
             if when is not None:
                 while proc.poll() is None and not when(out_f.read_text(), base):
-                    if time.monotonic() - t0 > timeout:
-                        break
+                    if time.monotonic() - t0 > timeout / 2:
+                        raise subprocess.TimeoutExpired(cmd, timeout / 2)  # the moment never came
                     time.sleep(0.05)
                 if proc.poll() is None:
                     if action is not None:
@@ -206,7 +206,7 @@ def run_harness(row: str, args: list[str], base: Path, *, timeout: float = 120.0
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            pytest.fail(f"{row}: harness did not end within {timeout}s")
+            pytest.fail(f"{row}: harness did not end (or reach its trigger) within {timeout}s")
     seconds = time.monotonic() - t0
     roots = sorted(p for p in base.iterdir() if p.is_dir() and p.name != "model")
     return Outcome(row, proc.returncode, out_f.read_text(), err_f.read_text(), seconds, base, roots, before)

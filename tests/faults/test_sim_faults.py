@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultutil import THREE, THREE_NAMES, Outcome, console_has, corpus, run_harness
+from faultutil import THREE, THREE_NAMES, Outcome, console_has, corpus, run_harness, stdout_has
 
 SIM = ["run", "--simulate", "--arch", "amd64", "--timeout", "5"]
 
@@ -76,7 +76,7 @@ def test_machine_gone_mid_scenario(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("sig", "rc"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_a_scenario(tmp_path: Path, sig: int, rc: int) -> None:
     o = _sim(f"{signal.Signals(sig).name} during a scenario (simulated)", tmp_path, "--fault", "hang:cow",
-             "--timeout", "60", when=console_has("nhagent.sim"), sig=sig, timeout=60)
+             "--timeout", "60", when=stdout_has("child-exits-await"), sig=sig, timeout=60)
     o.check(rc, None, interrupted=True)
     summary = o.summary()
     assert summary["finished"] is False
