@@ -46,12 +46,11 @@ class SimulatedBackend(Backend):
                              f"({', '.join(QEMU_ARCHES)})")
         if cfg.fault:
             parse_fault(cfg.fault, names)
-        if cfg.kernel is not None:
-            # a [simulated-kernel] file (SPEC 6.1): its TOML (arch, profile, switches,
-            # faults) is read by harness.guest.simkernel
-            if importlib.util.find_spec("harness.guest.simkernel") is None:
-                raise UsageError(f"{cfg.kernel}: a simulated kernel file, and this harness has no reader for "
-                                 "them (harness.guest.simkernel)")
+        # a [simulated-kernel] file (SPEC 6.1): its TOML (arch, profile, switches,
+        # faults) is read by harness.guest.simkernel
+        if cfg.kernel is not None and importlib.util.find_spec("harness.guest.simkernel") is None:
+            raise UsageError(f"{cfg.kernel}: a simulated kernel file, and this harness has no reader for "
+                             "them (harness.guest.simkernel)")
 
     def __init__(self, n: int, results: ResultsDir, cfg: RunConfig) -> None:
         self.label = f"{cfg.arch}#sim{n}"
