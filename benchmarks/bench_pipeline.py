@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.run.backends.simulated import SimulatedBackend
 from harness.run.modelrun import model_trace
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.run.results import ResultsDir
-from harness.run.backends.simulated import SimulatedBackend
 from harness.scenario import compile_scenario
 
 CORPUS = Path(__file__).resolve().parents[1] / "testcases"

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.run.backends.simulated import SimulatedBackend
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.run.results import ResultsDir
-from harness.run.backends.simulated import SimulatedBackend
 from harness.run.verdict import Status
 from harness.scenario import compile_scenario
 
