@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.run.backends.simulated import SimulatedBackend
+from harness.run.backends import factory_for
 from harness.run.modelrun import model_trace
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.run.results import ResultsDir
@@ -34,7 +34,7 @@ def main() -> None:
             rd = ResultsDir.create(tmp, "bench")
             cfg = RunConfig("amd64", "9front-2022.05", jobs=jobs)
             t0 = time.perf_counter()
-            run_scenarios(scs, cfg, lambda n, r: SimulatedBackend(n, r, cfg), rd)
+            run_scenarios(scs, cfg, factory_for(cfg), rd)
             timings[jobs] = time.perf_counter() - t0
     n = len(scs)
     print(f"pipeline: {n} scenarios; model only {t_model / n * 1000:.1f} ms/scenario; "
