@@ -144,6 +144,7 @@ class _Run:
         self.healthy = max(1, cfg.jobs)  # workers still able to run scenarios
         self.live: set[Backend] = set()
         self.stopping = threading.Event()
+        self.write_error: OSError | None = None  # the results directory stopped taking writes
 
     def go(self) -> list[Verdict]:
         threads = [threading.Thread(target=self.worker, args=(n,), daemon=True) for n in range(max(1, self.cfg.jobs))]
@@ -160,6 +161,8 @@ class _Run:
             if i not in self.verdicts:
                 self.record(i, self.verdict(sc, Status.INTERNAL_ERROR, "no verdict: the worker running it ended"))
         self.results.write_summary(finished=True)
+        if self.write_error is not None:
+            raise self.write_error
         return [self.verdicts[i] for i in sorted(self.verdicts)]
 
     def stop(self, threads: list[threading.Thread]) -> None:
@@ -181,7 +184,10 @@ class _Run:
             if self.stopping.is_set() or i in self.verdicts:
                 return  # the machine was killed under it: not a verdict
             self.verdicts[i] = v
-            self.results.add(v)
+            try:
+                self.results.add(v)
+            except OSError as e:  # the disk is full: keep going, the end says so (runner)
+                self.write_error = self.write_error or e
             if self.progress is not None:
                 self.progress(v)
 
@@ -256,6 +262,8 @@ class _Run:
             needs_recovery = run.crash is not None
         except InfraError as e:
             v = self.verdict(sc, Status.INFRA_ERROR, str(e))
+        except OSError as e:  # a host resource (disk full, file limit): not the kernel, not a bug
+            v = self.verdict(sc, Status.INFRA_ERROR, f"host: {e}")
         except Exception as e:
             v = self.verdict(sc, Status.INTERNAL_ERROR, self.internal(f"scenario {sc.name}", e))
         self.record(i, _timed(v, started))

@@ -9,11 +9,13 @@ SIGHUP: harness.interrupt) with every VM ended and the signal's exit code.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError, UsageError
+from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.interrupt import exit_code_of
 from harness.model.profiles import get_profile
 from harness.run.backends import Backend, factory_for, get_backend
@@ -143,11 +145,23 @@ def _agent_image(cfg: RunConfig) -> None:
     cfg.agent_image = data
 
 
+# A results directory that cannot be made: the disk (infrastructure) or the path given (bad input).
+_HOST_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EMFILE, errno.ENFILE})
+
+
+def _create_results(base: str, label: str) -> ResultsDir:
+    try:
+        return ResultsDir.create(base, label)
+    except OSError as e:
+        msg = f"--results {base}: cannot make a results directory there: {e.strerror or e}"
+        raise (InfraError(msg) if e.errno in _HOST_ERRNOS else UsageError(msg)) from None
+
+
 def execute(opts: RunOptions, ui: RunUI) -> int:
     cfg, backend, compiled = resolve(opts, ui)
     if cfg.agent is not None:
         _agent_image(cfg)  # bad input before anything runs
-    results = ResultsDir.create(opts.results_base, f"{cfg.arch}{'-sim' if backend.simulated else ''}")
+    results = _create_results(opts.results_base, f"{cfg.arch}{'-sim' if backend.simulated else ''}")
     results.meta = {"arch": cfg.arch, "profile": cfg.profile, "kernel": str(cfg.kernel) if cfg.kernel else None,
                     "agent": None, "simulated": backend.simulated, "backend": cfg.backend,
                     "scenarios": len(compiled), "ktrace": cfg.ktrace}
@@ -160,16 +174,22 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
         ui.say(f"run: {len(compiled)} scenarios on {cfg.arch} ({cfg.profile})"
                f"{' SIMULATED guest' if backend.simulated else ''}, {cfg.jobs} job(s); results in {results.root}/")
         verdicts = run_scenarios(compiled, cfg, factory_for(cfg), results, progress=ui.verdict)
+    except OSError as e:  # the results directory stopped taking writes (disk full, ulimit -f)
+        with contextlib.suppress(OSError):
+            results.write_summary(finished=False, exit_code=int(ExitCode.INFRA))
+        raise InfraError(f"cannot write the results in {results.root}: {e}") from None
     except HarnessError as e:  # e.g. the agent could not be built: the summary says so
         results.meta["error"] = str(e)
-        results.write_summary(finished=False, exit_code=int(e.exit_code))
+        with contextlib.suppress(OSError):
+            results.write_summary(finished=False, exit_code=int(e.exit_code))
         raise
     except KeyboardInterrupt as e:  # SIGINT, SIGTERM, SIGHUP (harness.interrupt)
         from harness.qemu.machine import kill_all
 
         kill_all()
         rc = exit_code_of(e)
-        results.write_summary(finished=False, interrupted=True, exit_code=rc)
+        with contextlib.suppress(OSError):
+            results.write_summary(finished=False, interrupted=True, exit_code=rc)
         ui.warn(f"run: interrupted; what ran so far is in {results.root}/summary.json")
         return rc
     if ui.summary is not None:
