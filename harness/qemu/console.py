@@ -184,27 +184,38 @@ class ConsoleLog:
         )
         self._tail: collections.deque[str] = collections.deque(maxlen=keep)
         self._partial = ""
+        # A log the host can no longer write (disk full, ulimit -f): the console goes
+        # on (pexpect would take the error for the guest closing it), the error is kept
+        # for the session to report as infrastructure.
+        self.error: OSError | None = None
+
+    def _file_op(self, op: Callable[[TextIO], object]) -> None:
+        if self._f is None:
+            return
+        try:
+            op(self._f)
+        except OSError as e:
+            self.error = self.error or e
+            with contextlib.suppress(OSError):
+                self._f.close()
+            self._f = None
 
     def write(self, s: str) -> None:
-        if self._f is not None:
-            self._f.write(s)
-            self._f.flush()
+        self._file_op(lambda f: (f.write(s), f.flush()))
         text = self._partial + s
         *done, self._partial = re.split(r"\r*\n", text)
         self._tail.extend(done)
 
     def flush(self) -> None:
-        if self._f is not None:
-            self._f.flush()
+        self._file_op(lambda f: f.flush())
 
     def lines(self, n: int = 20) -> list[str]:
         out = list(self._tail) + ([self._partial] if self._partial else [])
         return out[-n:]
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        self._file_op(lambda f: f.close())
+        self._f = None
 
 
 def _clean(text: str) -> str:

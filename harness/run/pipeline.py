@@ -193,7 +193,7 @@ class _Run:
 
     def internal(self, where: str, e: BaseException) -> str:
         """An unexpected exception: its traceback into internal-errors.txt, one line back."""
-        with self.lock, open(self.results.path("internal-errors.txt"), "a") as f:
+        with self.lock, contextlib.suppress(OSError), open(self.results.path("internal-errors.txt"), "a") as f:
             f.write(f"--- {where}\n{''.join(traceback.format_exception(e))}\n")
         return f"internal error ({where}): {type(e).__name__}: {e} (traceback in internal-errors.txt)"
 

@@ -110,5 +110,9 @@ class ResultsDir:
             "verdicts": [v.to_json() for v in self.verdicts],
         }
         tmp = self.root / f"summary.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        os.replace(tmp, self.root / "summary.json")
+        try:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+            os.replace(tmp, self.root / "summary.json")
+        except OSError:
+            tmp.unlink(missing_ok=True)  # the last good summary stays
+            raise

@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -180,17 +181,23 @@ Trigger = Callable[[str, Path], bool]
 
 def run_harness(row: str, args: list[str], base: Path, *, timeout: float = 120.0,
                 when: Trigger | None = None, sig: int = signal.SIGTERM,
-                env: dict[str, str] | None = None, action: Callable[[Path], None] | None = None) -> Outcome:
+                env: dict[str, str] | None = None, action: Callable[[Path], None] | None = None,
+                file_limit: int | None = None) -> Outcome:
     """Run `harness ARGS --results BASE` as a real process.  With WHEN: once
     WHEN(stdout so far, BASE) holds, send SIG to the harness (or call ACTION(BASE))."""
     base.mkdir(parents=True, exist_ok=True)
     out_f, err_f = base.parent / f"{base.name}.stdout", base.parent / f"{base.name}.stderr"
     cmd = [sys.executable, "-m", "harness", *args, "--results", str(base)] if args and args[0] == "run" else \
         [sys.executable, "-m", "harness", *args]
+    def limit() -> None:  # ulimit -f: the disk "fills" at FILE_LIMIT bytes per file
+        if file_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
     before = set(orphans())
     t0 = time.monotonic()
     with open(out_f, "w") as out, open(err_f, "w") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env={**os.environ, **(env or {})},
+                                preexec_fn=limit)
         try:
             if when is not None:
                 while proc.poll() is None and not when(out_f.read_text(), base):

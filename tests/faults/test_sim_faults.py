@@ -112,3 +112,18 @@ def test_two_runs_into_one_results_directory(tmp_path: Path) -> None:
     o.check(0, _all("pass"))
     for root in roots:
         assert json.loads((root / "summary.json").read_text())["counts"] == {"pass": 3}
+
+
+@pytest.mark.parametrize("limit", [3000, 1800])
+def test_disk_full_while_writing_results(tmp_path: Path, limit: int) -> None:
+    # ulimit -f: the console log (3000) or the summary itself (1800) stops taking writes
+    o = _sim(f"disk full while writing results (ulimit -f {limit} bytes)", tmp_path, file_limit=limit)
+    assert o.rc == 3, (o.out, o.err)
+    assert "File too large" in o.out + o.err
+    for root in o.roots:
+        json.loads((root / "summary.json").read_text())  # the last good summary, whole
+        assert not list(root.rglob("*.tmp"))
+    from faultutil import assert_nothing_left, record_row
+
+    assert_nothing_left(o.roots, o.before)
+    record_row(o)

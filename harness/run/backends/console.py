@@ -39,7 +39,11 @@ def run_on_console(console: Console, agent: str, scratch: str, program: str, tim
         return GuestRun(output="\n".join(e.last_lines).encode(), status=None,
                         crash=f"hang: no end of command within {timeout:.0f}s", frame_key=key)
     except InfraError as e:  # console closed: the machine went away under the scenario
+        if console.log.error is not None:
+            raise InfraError(f"host: cannot write the console log: {console.log.error}") from e
         return GuestRun(output=b"", status=None, crash=f"machine died: {e}", frame_key=key)
+    if console.log.error is not None:  # the host, not the guest: the run is not complete
+        raise InfraError(f"host: cannot write the console log: {console.log.error}")
     return GuestRun(output=res.output.encode("utf-8", "replace"), status=res.status, frame_key=key)
 
 
