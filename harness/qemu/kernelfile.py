@@ -42,12 +42,17 @@ EXPECTED = {
 def is_simulated_kernel(path: Path) -> bool:
     """First line ``[simulated-kernel]`` (SPEC 6.1); harness.guest.simkernel reads the rest."""
     try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return False
-            return f.readline(64).strip() == SIMULATED_FIRST_LINE
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False  # a device or FIFO may never end
+        return os.read(fd, 64).split(b"\n", 1)[0].strip() == SIMULATED_FIRST_LINE
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _multiboot(head: bytes) -> bool:
