@@ -10,7 +10,10 @@ Layout (one directory per run)::
         ARCH/NAME.model.jsonl, ARCH/NAME.guest.jsonl, ARCH/NAME.diff.txt, ARCH/NAME.diff.html
         ARCH/NAME.ktrace.txt, ARCH/NAME.ktrace.json   with --ktrace: the kernel's own syscall
                             trace (raw) and parsed, with the cross-check (harness.trace.ktrace)
-        summary.json        verdicts so far: rewritten after every scenario
+        summary.json        verdicts so far: rewritten after every scenario; at the end or at an
+                            interruption "finished"/"interrupted" and the exit code the harness ends with
+        vmN/qemu.pid, simN/simulator.pid   every pid each machine had (leftover checks by pid)
+        internal-errors.txt tracebacks of unexpected exceptions (internal-error verdicts)
 """
 
 from __future__ import annotations
