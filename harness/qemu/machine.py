@@ -61,11 +61,17 @@ _LIVE_LOCK = threading.Lock()
 
 @atexit.register
 def kill_all() -> None:
-    """Kill every machine still running (at exit, and when the harness is interrupted)."""
+    """Kill every machine still running (at exit, and when the harness is interrupted).
+
+    Only the processes: a machine's QMP and console belong to the thread driving it,
+    which may still be inside them."""
     with _LIVE_LOCK:
         machines = list(_LIVE)
     for m in machines:
-        m.kill()
+        m.terminate()
+        if m.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                m.proc.wait(timeout=10.0)
 
 
 class Machine:
@@ -231,12 +237,17 @@ class Machine:
             files.append(core)
         return files
 
+    def terminate(self) -> None:
+        """SIGKILL QEMU's whole process group, and nothing else: safe from any thread."""
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
     def kill(self) -> None:
         """SIGKILL QEMU's whole process group, reap it and release our ends."""
         proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        self.terminate()
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10.0)

@@ -171,7 +171,7 @@ class _Run:
         with self.lock:
             live = list(self.live)
         for session in live:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(BaseException):  # nothing may stop the others being killed
                 session.kill()
         for t in threads:
             t.join(5.0)

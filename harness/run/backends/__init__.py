@@ -87,6 +87,8 @@ class Backend(ABC):
     def close(self) -> None: ...
 
     def kill(self) -> None:
+        """From another thread, at an interruption: end the machine's processes now and
+        touch nothing the worker thread may be using (its close() tidies up)."""
         self.close()
 
 

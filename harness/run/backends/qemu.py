@@ -188,5 +188,6 @@ class QemuBackend(Backend):
             self.machine = None
 
     def kill(self) -> None:
-        if self.machine is not None:
-            self.machine.kill()
+        machine = self.machine
+        if machine is not None:
+            machine.terminate()  # the worker's own close() releases QMP and the console

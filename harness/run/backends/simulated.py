@@ -8,8 +8,11 @@ the guest replaced by a process that is named a simulator everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -101,6 +104,12 @@ class SimulatedBackend(Backend):
         self.close()
         self.fault = None
         self.launch()
+
+    def kill(self) -> None:
+        child = self.child
+        if child is not None and not child.terminated:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)  # close() in the worker's thread reaps it
 
     def close(self) -> None:
         if self.console is not None:
