@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.run.simsession import SimulatedSession
+
 from harness.files import write_atomic
 from harness.report.result import RunResult, Status, Verdict
 from harness.report.results import ResultsDir
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.simsession import SimulatedSession
 from harness.scenario import compile_scenario
 
 CORPUS = Path(__file__).resolve().parents[1] / "testcases"

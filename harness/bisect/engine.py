@@ -45,7 +45,7 @@ from harness.bisect.explain import Explanation, ModelRun, explain_change
 from harness.errors import ExitCode
 from harness.report import html as rhtml
 from harness.report import text as rtext
-from harness.run.results import ResultsDir
+from harness.report.results import ResultsDir
 from harness.trace import diff as tdiff
 
 SKIP_CODE = 125  # git bisect run's "cannot test this commit"

@@ -1,22 +1,17 @@
-"""`harness run`: scenarios through the model and the guest, normalised and diffed."""
+"""`harness run`: flags into RunOptions, then harness.run.runner does the rest."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from harness.errors import ExitCode, UsageError
-from harness.guest.simkernel import is_simulated_kernel
-from harness.guest.simkernel import load as load_simulated_kernel
-from harness.model.profiles import get_profile
+from harness.errors import ExitCode
 from harness.report.progress import Progress
-from harness.report.results import ResultsDir
-from harness.report.symbolise import symboliser
+from harness.report.result import RunResult
 from harness.report.text import run_summary_line, verdict_lines
-from harness.run.modelrun import default_profile
-from harness.run.pipeline import RunConfig, run_scenarios
-from harness.scenario.compiler import compile_scenario, find_scenarios
+from harness.run.runner import RunOptions, RunUI, execute
 
 POINTER = """\
 No kernel given, so this ran the corpus on the golden model only.
@@ -28,13 +23,12 @@ Build the agent with the 9front compilers from harness/guest/agent (mk; see READ
 --agent the harness builds it inside the guest when the guest has compilers, and caches it.
 Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipeline on a SIMULATED console."""
 
-
 @click.command("run")
 @click.argument("scenarios", nargs=-1, type=click.Path())
 @click.option("--syscall", help="Only scenarios covering this system call.")
 @click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
-@click.option("--image", "image_name", help="A kernel named in images/*.toml: fetched, sha256-checked, booted "
+@click.option("--image", help="A kernel named in images/*.toml: fetched, sha256-checked, booted "
               "(arch and profiles from its manifest unless given).")
 @click.option("--agent", type=click.Path(exists=True, dir_okay=False),
               help="The guest agent built for ARCH (default: cached, else built inside the guest).")
@@ -43,123 +37,39 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="VMs in parallel.")
 @click.option("--results", "results_base", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Directory that receives one sub-directory per run.")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per scenario before it counts as a hang.")
-@click.option("--boot-scale", type=float, default=1.0, show_default=True, help="Multiply boot timeouts (slow hosts).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds per scenario before it counts as a hang (> 0).")
+@click.option("--boot-scale", type=float, default=1.0, show_default=True,
+              help="Multiply boot timeouts (slow hosts; > 0).")
 @click.option("--simulate", is_flag=True, help="Use the SIMULATED 9front console instead of QEMU (pipeline testing).")
-@click.option("--fault", help="With --simulate: inject panic|hang|flood|corrupt|exit[:SCENARIO].")
+@click.option("--fault", help="With --simulate: inject a fault, KIND[:SCENARIO] (see harness/guest/simulator.py).")
 @click.option("--ktrace", is_flag=True,
               help="Also collect the kernel's own syscall trace (agent -t) and cross-check the agent's records "
                    "with it (NAME.ktrace.txt/.json; a note, not a verdict).")
-def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
-        profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
-        boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False,
-        image_name: str | None = None) -> int:
+def run(scenarios: tuple[str, ...], **flags: Any) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
-    One verdict per scenario: pass, diverged, guest-crash or infra-error.
-    Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
+    One verdict per scenario: pass, diverged, guest-crash, boot-crash, infra-error or internal-error.
+    Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure or internal failure, 2 bad input;
+    interrupted: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
     """
-    if image_name:
-        if kernel or simulate:
-            raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
-        from harness import images
-
-        img = images.find_image(image_name)
-        if arch and arch != img.arch:
-            raise UsageError(f"image {img.name} is for {img.arch}, not {arch}")
-        arch, profile = img.arch, profile or img.profile
-        qemu_profile = qemu_profile or img.qemu_profile
-        kernel = str(images.fetch(img, progress=lambda s: click.echo(s, err=True)))
-        click.echo(f"image: {img.name} ({img.sha256[:16]}) -> {kernel}")
-    sim_kernel = None
-    if kernel and is_simulated_kernel(kernel):  # [simulated-kernel] file: harness/guest/simkernel.py
-        sim_kernel = load_simulated_kernel(kernel)
-        if (arch and arch != sim_kernel.arch) or simulate or fault:
-            raise UsageError(f"{kernel} is a SIMULATED {sim_kernel.arch} kernel: its arch and faults are in the file "
-                             "(no other --arch, no --simulate or --fault)")
-        arch, simulate, kernel = sim_kernel.arch, True, None
-    if profile:
-        get_profile(profile)
-    if fault and not simulate:
-        raise UsageError("--fault only applies to --simulate")
-    if ktrace and (simulate or not kernel):
-        raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
-    if not kernel and not simulate:
+    opts = RunOptions(scenarios=list(scenarios), **flags)
+    if not opts.guest:
         from harness.cli.model_cmd import model
 
-        ctx = click.get_current_context()
-        rc = ctx.invoke(model, scenarios=scenarios, arch=arch, profile=profile, syscall=syscall,
-                        outdir=str(Path(results_base) / "model"), agent=agent, quiet=True)
+        rc = click.get_current_context().invoke(
+            model, scenarios=scenarios, arch=opts.arch, profile=opts.profile, syscall=opts.syscall,
+            outdir=str(Path(opts.results_base) / "model"), agent=opts.agent, quiet=True)
         click.echo(POINTER)
         return int(rc)
-    if not arch:
-        raise UsageError("--arch is required with --kernel or --simulate")
-    if "," in arch or arch == "all":
-        raise UsageError("a guest run takes one arch at a time")
-    prof = profile or default_profile(arch)
-    files = find_scenarios(list(scenarios) or None, syscall)
-    compiled = [sc for sc in (compile_scenario(f, arch) for f in files) if sc.runs_on(arch, prof)]
-    if not compiled:
-        raise UsageError("no scenarios matched")
-    qemu_binary = ""
-    if not simulate:
-        from harness.qemu.profiles import check_qemu
-        from harness.qemu.profiles import get_profile as get_qemu_profile
-        from harness.run.qemusession import check_kernel
+    ui = RunUI(say=click.echo, warn=lambda s: click.echo(s, err=True), progress=Progress(verdict_lines),
+               summary=_print_summary)
+    return execute(opts, ui)
 
-        assert kernel is not None
-        check_kernel(arch, Path(kernel), qemu_profile)
-        qemu_binary = get_qemu_profile(qemu_profile or arch).binary
-        check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
-    results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
-    if not simulate:
-        from harness.guest.build import resolve_agent
-        from harness.run.qemusession import qemu_session_factory
 
-        assert kernel is not None
-        if not agent:
-            agent = str(resolve_agent(arch, Path(kernel), qemu_profile, results.path("agent-build", ".keep").parent,
-                                      boot_scale, say=click.echo))
-        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace)
-    results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
-                    "scenarios": len(compiled), "ktrace": ktrace}
-    agent_image = Path(agent).read_bytes() if agent else None
-    if agent_image is not None:
-        from harness.guest.build import check_agent_image
-
-        check_agent_image(arch, agent_image, str(agent))
-    cfg = RunConfig(arch=arch, profile=prof, agent_image=agent_image, scenario_timeout=timeout, jobs=jobs,
-                    ktrace=ktrace)
-    if simulate:
-        from harness.run.simsession import SimulatedSession
-
-        def factory(n: int, rd: ResultsDir) -> SimulatedSession:
-            return SimulatedSession(n, rd, arch, prof, fault, kernel=sim_kernel)
-
-        if sim_kernel is not None:
-            results.meta.update({"kernel": str(sim_kernel.path), "simulated_kernel": sim_kernel.label})
-
-        results.write_versions([])
-        run_factory = factory
-    else:
-        results.write_versions([qemu_binary])
-        cfg.symbolise = symboliser(Path(kernel or ""))
-        cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
-        run_factory = qemu_factory  # type: ignore[assignment]
-    click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}"
-               f"{f' ({sim_kernel.label})' if sim_kernel else ''}, "
-               f"{jobs} job(s); results in {results.root}/")
-    progress = Progress(verdict_lines)
-    try:
-        with progress:
-            run_scenarios(compiled, cfg, run_factory, results, progress=progress)
-    except KeyboardInterrupt:
-        results.finish(interrupted=True, exit_code=130)
-        click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
-        return 130
-    code = results.finish()
-    click.echo(run_summary_line(results.run, str(results.root)))
-    return code
+def _print_summary(run: RunResult, root: Path) -> None:
+    click.echo(run_summary_line(run, str(root)))
 
 
 __all__ = ["ExitCode", "run"]
+

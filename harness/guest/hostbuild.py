@@ -24,6 +24,7 @@ reads (rendered back from ``out.segments``), and so on (``answer_data``).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -196,13 +197,14 @@ def run_host_agent(agent: str | Path, program: Program | str, answers: list[Reco
     agent = Path(agent).resolve()
     env = {k: v for k, v in os.environ.items() if k not in ("nhcont", "NHHOST_CTX")}
     env.update(NHHOST_ANSWERS=str(ans), NHHOST_AGENT=str(agent))
+    key = secrets.token_hex(8)  # a frame key, as every real run has (harness.trace.frame)
     try:
-        proc = subprocess.run([str(agent), "-o", str(out), "-d", str(wd), str(prog)], cwd=wd, env=env,
+        proc = subprocess.run([str(agent), "-o", str(out), "-k", key, "-d", str(wd), str(prog)], cwd=wd, env=env,
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         raise HostRunError(f"host agent did not finish within {timeout:.0f}s") from e
     data = out.read_bytes() if out.exists() else b""
-    dec = decode_stream(data)
+    dec = decode_stream(data, key)
     return HostRun(dec.records, [str(e) for e in dec.errors], proc.returncode,
                    proc.stderr.decode("utf-8", "replace"), dec.text, wd)
 

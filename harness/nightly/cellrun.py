@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.nightly.matrix import Cell, CellScenario
 from harness.nightly.outcome import Attempt, CellResult, CellState, Outcome, failing
-from harness.run.verdict import Status
+from harness.report.result import Status
 
 STOP_GRACE = 20.0  # seconds the guard has to stop a cell (it needs at most CHILD_GRACE + 2 SWEEP_GRACE)
 PROGRESS_EVERY = 15.0  # seconds between looks at a running cell's summary.json

@@ -9,7 +9,7 @@ from typing import Any
 from harness.errors import ExitCode
 from harness.nightly.baseline import Baseline, Known
 from harness.nightly.outcome import CellResult, CellState, NightVerdict, Outcome, Trend, failing
-from harness.run.verdict import Status
+from harness.report.result import Status
 
 FAILING_VERDICTS = (NightVerdict.NEW.value, NightVerdict.KNOWN.value)
 

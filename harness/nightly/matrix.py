@@ -136,7 +136,7 @@ def _cell(t: TomlTables, i: int, e: dict[str, Any]) -> Cell:
 def _qemu(t: TomlTables, i: int, cell: Cell) -> None:
     """The cell's QEMU profile exists and boots 9front kernels (mips does not): else exit 2 now."""
     from harness.qemu.profiles import get_profile as get_qemu_profile
-    from harness.run.qemusession import check_kernel
+    from harness.run.backends.qemu import check_kernel
 
     try:
         if cell.kernel_key == "kernel":

@@ -38,7 +38,7 @@ from harness.nightly.cellrun import Runner, run_cell
 from harness.nightly.classify import classify
 from harness.nightly.matrix import Cell, Matrix
 from harness.nightly.outcome import CellResult, CellState, NightVerdict, Outcome
-from harness.run.verdict import Status
+from harness.report.result import Status
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """What a night says about each scenario in each cell, and about each cell.
 
-The run verdict (harness.run.verdict.Status) is what the kernel did; the night
+The run verdict (harness.report.result.Status) is what the kernel did; the night
 verdict is what that means tonight, given the baseline and the retries; the
 trend is how it compares with the previous night in the history.
 """
@@ -11,7 +11,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.run.verdict import Status
+from harness.report.result import Status
 
 
 class NightVerdict(enum.StrEnum):

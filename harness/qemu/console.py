@@ -66,6 +66,10 @@ class BootState(enum.Enum):
     RC = "RC"
 
 
+# The states before the kernel has printed anything (its banner): a failure
+# here says nothing about the kernel (harness.run.backends.console).
+BOOT_BEFORE_BANNER = frozenset({BootState.FIRMWARE, BootState.UBOOT_AUTOBOOT, BootState.UBOOT_PROMPT})
+
 # What each state is waiting for, for error messages.
 WAITING_FOR = {
     BootState.FIRMWARE: "the kernel banner 'Plan 9' (or U-Boot)",
@@ -174,27 +178,38 @@ class ConsoleLog:
         )
         self._tail: collections.deque[str] = collections.deque(maxlen=keep)
         self._partial = ""
+        # A log the host can no longer write (disk full, ulimit -f): the console goes
+        # on (pexpect would take the error for the guest closing it), the error is kept
+        # for the session to report as infrastructure.
+        self.error: OSError | None = None
+
+    def _file_op(self, op: Callable[[TextIO], object]) -> None:
+        if self._f is None:
+            return
+        try:
+            op(self._f)
+        except OSError as e:
+            self.error = self.error or e
+            with contextlib.suppress(OSError):
+                self._f.close()
+            self._f = None
 
     def write(self, s: str) -> None:
-        if self._f is not None:
-            self._f.write(s)
-            self._f.flush()
+        self._file_op(lambda f: (f.write(s), f.flush()))
         text = self._partial + s
         *done, self._partial = re.split(r"\r*\n", text)
         self._tail.extend(done)
 
     def flush(self) -> None:
-        if self._f is not None:
-            self._f.flush()
+        self._file_op(lambda f: f.flush())
 
     def lines(self, n: int = 20) -> list[str]:
         out = list(self._tail) + ([self._partial] if self._partial else [])
         return out[-n:]
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        self._file_op(lambda f: f.close())
+        self._f = None
 
 
 def _clean(text: str) -> str:
@@ -213,6 +228,7 @@ class Console:
         child.logfile_read = log
         self.on_eof: Callable[[], str] | None = None  # extra detail for ConsoleClosed
         self.panic_grace = 2.0  # seconds to keep reading after "panic:" for the dump
+        self.boot_state: BootState | None = None  # the last state boot() entered
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -304,7 +320,7 @@ class Console:
         dialogue = dialogue or BootDialogue()
         timeouts = timeouts or BootTimeouts()
         t0 = time.monotonic()
-        state = BootState.FIRMWARE
+        state = self.boot_state = BootState.FIRMWARE
         visited: list[tuple[BootState, float]] = [(state, 0.0)]
         methods = default = None
         uboot = profile.uboot
@@ -341,9 +357,7 @@ class Console:
             if name == "timeout":
                 raise BootTimeout(
                     f"boot stuck in state {state.value} for {timeouts.of(state):.0f}s, waiting "
-                    f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}",
-                    kernel_started=state in (BootState.BANNER, BootState.BOOTARGS, BootState.USER),
-                )
+                    f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}")
             if name == "uerror":
                 raise ImageError(f"U-Boot could not boot the kernel: {match.group(0)}; "
                                  f"last console lines: {self._tail_text()}")
@@ -354,6 +368,7 @@ class Console:
                 "uprompt": BootState.UBOOT_PROMPT, "bootargs": BootState.BOOTARGS,
                 "user": BootState.USER, "rc": BootState.RC,
             }[name]
+            self.boot_state = state
             visited.append((state, time.monotonic() - t0))
         for line in dialogue.rc_setup:
             self.run_command(line)

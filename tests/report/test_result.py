@@ -74,10 +74,11 @@ def test_discovery_finds_formats_nobody_imported() -> None:
 
 def test_a_registered_format_is_written_by_the_pipeline_with_no_other_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.run.simsession import SimulatedSession
+
     from harness.report import formats
     from harness.report.results import ResultsDir
     from harness.run.pipeline import RunConfig, run_scenarios
-    from harness.run.simsession import SimulatedSession
     from harness.scenario import compile_scenario
     from harness.trace.diff import DiffResult
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness.report.results import ResultsDir
+from harness.run.backends import GuestRun
 from harness.run.pipeline import RunConfig, guest_trace, save_ktrace
-from harness.run.session import GuestRun
 from harness.scenario.compiler import compile_scenario
 from harness.trace import frame
 from harness.trace import ktrace as kt

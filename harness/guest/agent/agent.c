@@ -24,7 +24,7 @@
  * - -o FILE is dup'ed onto fd 1, so the program sees the fd table (0, 1, 2)
  *   it would see on the console;
  * - exec ... c:B puts "progfile B proc seq step outfd dir agent ppid pid
- *   outpath var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
+ *   outpath key var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
  *   is that pid continues in B and first prints the exec record (ret 0,
  *   out.argv); anything else ignores it;
  * - $agent is argv[0] of the first start (the harness passes a full path),
@@ -397,12 +397,32 @@ mkcrctab(void)
 	}
 }
 
+/*
+ * The run's frame key (-k, frame.py "The frame key"): the CRC covers the key,
+ * then the frame, so output a scenario wrote itself never verifies as a record.
+ */
+static char	*framekey = "";
+static u32int	crcstart = 0xffffffff;
+
+static void
+setframekey(char *k)
+{
+	u32int c;
+	uchar *p;
+
+	framekey = k;
+	c = 0xffffffff;
+	for(p = (uchar*)k; *p != 0; p++)
+		c = crctab[(c ^ *p) & 0xff] ^ (c >> 8);
+	crcstart = c;
+}
+
 static u32int
 crc32(uchar *p, long n)
 {
 	u32int c;
 
-	c = 0xffffffff;
+	c = crcstart;
 	while(n-- > 0)
 		c = crctab[(c ^ *p++) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffff;
@@ -1739,7 +1759,7 @@ notehandler(void *ureg, char *note)
 }
 
 /*
- * nhcont: "progfile block proc seq step outfd dir agent ppid pid outpath var=value...",
+ * nhcont: "progfile block proc seq step outfd dir agent ppid pid outpath key var=value...",
  * quoted as program.py quote() does.  pid guards against a stale value:
  * exec keeps the pid, so only the exec'd image itself takes it.
  */
@@ -1772,6 +1792,8 @@ setcont(Proc *p, Stmt *st, int block)
 	suint(&s, p->pid);
 	sputc(&s, ' ');
 	squote(&s, outpath);
+	sputc(&s, ' ');
+	squote(&s, framekey);
 	for(i = 0; i < nvars; i++){
 		sputc(&s, ' ');
 		sadd(&s, vars[i]);
@@ -2258,7 +2280,7 @@ resume(Proc *p, char *cont)
 	Rec r;
 
 	nf = tokenize1(cont, cont + strlen(cont), 0);
-	if(nf < 11 || nf > nelem(f))
+	if(nf < 12 || nf > nelem(f))
 		return -1;
 	for(i = 0; i < nf; i++)
 		f[i] = toks[i];
@@ -2270,6 +2292,7 @@ resume(Proc *p, char *cont)
 	outappend = strcmp(outpath, "#c/cons") != 0;
 	scratchdir = f[6];
 	agentpath = f[7];
+	setframekey(f[11]);
 	loadprogram();
 	placebufs();
 	block = findblock(f[1]);
@@ -2280,7 +2303,7 @@ resume(Proc *p, char *cont)
 	step = strtoll(f[4], nil, 10);
 	p->ppid = atoi(f[8]);
 	setpids(p);
-	for(i = 11; i < nf; i++){
+	for(i = 12; i < nf; i++){
 		eq = strchr(f[i], '=');
 		if(eq == nil)
 			continue;
@@ -2307,7 +2330,7 @@ resume(Proc *p, char *cont)
 static void
 usage(void)
 {
-	write(2, "usage: nhagent [-o outfile] [-d dir] [-t] program-file\n", 55);
+	write(2, "usage: nhagent [-o outfile] [-d dir] [-k key] [-t] program-file\n", 64);
 	exits("usage");
 }
 
@@ -2543,6 +2566,8 @@ main(int argc, char **argv)
 			outfile = argv[++i];
 		else if(strcmp(argv[i], "-d") == 0 && i+1 < argc)
 			scratchdir = argv[++i];
+		else if(strcmp(argv[i], "-k") == 0 && i+1 < argc)
+			setframekey(argv[++i]);
 		else if(strcmp(argv[i], "-t") == 0)
 			tflag = 1;
 		else
