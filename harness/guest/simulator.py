@@ -79,7 +79,8 @@ class Simulator:
         self.say(BANNER)
         time.sleep(self.delay)
         if FaultKind.PANIC_AT_BOOT in kinds:
-            self.say(PANIC_TEXT.format(i=0))
+            self.say("panic: simulated boot panic: no root file system\n"
+                     "ktrace /kernel/path 0xffffffff80110abc\ncpu0: exiting\n")
             os._exit(0)  # as QEMU -no-reboot does after the kernel's reboot
         if FaultKind.HANG_AT_BOOT in kinds:
             _forever()

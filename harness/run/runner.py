@@ -143,6 +143,17 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
     return cfg, backend, compiled
 
 
+def _sim_label(cfg: RunConfig, results: ResultsDir) -> str:
+    """ " (SIMULATED kernel ...)" for a [simulated-kernel] file, also in summary.json."""
+    from harness.guest.simkernel import load as load_simulated_kernel
+
+    if cfg.backend != "simulated" or cfg.kernel is None:
+        return ""
+    label = load_simulated_kernel(cfg.kernel).label
+    results.meta["simulated_kernel"] = label
+    return f" ({label})"
+
+
 def _agent_image(cfg: RunConfig) -> None:
     from harness.guest.build import check_agent_image
     from harness.model.aout import parse_header
@@ -188,7 +199,8 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
         results.meta["agent"] = str(cfg.agent) if cfg.agent else None
         results.write_versions(backend.tools(cfg))
         ui.say(f"run: {len(compiled)} scenarios on {cfg.arch} ({cfg.profile})"
-               f"{' SIMULATED guest' if backend.simulated else ''}, {cfg.jobs} job(s); results in {results.root}/")
+               f"{' SIMULATED guest' if backend.simulated else ''}{_sim_label(cfg, results)}, "
+               f"{cfg.jobs} job(s); results in {results.root}/")
         if ui.progress is not None:
             with ui.progress:
                 run_scenarios(compiled, cfg, factory_for(cfg), results, progress=ui.progress)

@@ -57,6 +57,8 @@ class SimulatedBackend(Backend):
                              f"({', '.join(QEMU_ARCHES)})")
         if cfg.fault:
             parse_fault(cfg.fault, names)
+        if cfg.ktrace:
+            raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
         if cfg.kernel is not None:  # a [simulated-kernel] file (SPEC 6.1): bad TOML is bad input
             sk = load_simulated_kernel(cfg.kernel)
             if sk.arch != cfg.arch:
