@@ -17,11 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.run.simsession import SimulatedSession
-
 from harness.files import write_atomic
 from harness.report.result import RunResult, Status, Verdict
 from harness.report.results import ResultsDir
+from harness.run.backends.simulated import SimulatedBackend
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.scenario import compile_scenario
 
@@ -68,7 +67,7 @@ def _pipeline(n: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         rd = ResultsDir.create(tmp, "bench")
         t0 = time.perf_counter()
-        run_scenarios(scs, RunConfig("amd64", SEED), lambda k, r: SimulatedSession(k, r, "amd64", SEED), rd)
+        run_scenarios(scs, RunConfig("amd64", SEED), lambda k, r: SimulatedBackend(k, r, RunConfig("amd64", SEED)), rd)
         return (time.perf_counter() - t0) / n
 
 

@@ -11,7 +11,8 @@ import click
 
 from harness.nightly.baseline import load_baseline
 from harness.nightly.matrix import load_matrix
-from harness.nightly.night import Night, NightOptions
+from harness.nightly.night import Night
+from harness.nightly.options import NightOptions
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -37,19 +37,9 @@ from harness.nightly.baseline import Baseline
 from harness.nightly.cellrun import Runner, run_cell
 from harness.nightly.classify import classify
 from harness.nightly.matrix import Cell, Matrix
+from harness.nightly.options import NightOptions
 from harness.nightly.outcome import CellResult, CellState, NightVerdict, Outcome
 from harness.report.result import Status
-
-
-@dataclass
-class NightOptions:
-    out: Path
-    baseline: Baseline
-    history: Path | None = None
-    jobs: int = 1
-    resume: bool = False
-    retries: int = 0
-    flaky_fails: bool = False
 
 
 @dataclass

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.nightly import history
 from harness.nightly.classify import BaselineReport, exit_code
 from harness.nightly.outcome import CellResult, CellState, NightVerdict, Trend
 
 if TYPE_CHECKING:
-    from harness.nightly.night import Night
+    from harness.nightly.matrix import Matrix
+    from harness.nightly.options import NightOptions
+
+
+class Night(Protocol):
+    """What the summary reads of a night (harness.nightly.night.Night)."""
+
+    matrix: Matrix
+    opts: NightOptions
+    night_id: str
+    started: str
 
 SCHEMA = "nine-harness-night/1"
 

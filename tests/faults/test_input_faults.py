@@ -40,7 +40,7 @@ CASES = {
     "--timeout nan": (SIM + ["--timeout", "nan"], "--timeout"),
     "--boot-scale 0": (SIM + ["--boot-scale", "0"], "--boot-scale"),
     "--boot-scale -1": (SIM + ["--boot-scale", "-1"], "--boot-scale"),
-    "--fault nope": (SIM + ["--fault", "nope"], "no fault 'nope'"),
+    "--fault nope": (SIM + ["--fault", "nope"], "unknown fault 'nope'"),
     "--fault hang:nosuch": (SIM + ["--fault", "hang:nosuch"], "no scenario 'nosuch'"),
     "--simulate --arch 386": (["run", "--simulate", "--arch", "386"], "--arch 386"),
     "--simulate --arch arm": (["run", "--simulate", "--arch", "arm"], "--arch arm"),

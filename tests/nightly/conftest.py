@@ -23,7 +23,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 scenario = "after-failure-*"
 cell = "current-*"
 reason = "namec error text order changed in 6eed7a478"
-signature = "file does not exist: '"
+signature = "does not exist: '/tmp/nh"
 link = "https://example.invalid/issue/1"
 
 [[known]]

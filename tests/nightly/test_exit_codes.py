@@ -72,4 +72,4 @@ def test_a_kernel_that_panics_while_booting_is_the_kernels_verdict(tmp_path: Pat
     s = summary(tmp_path / "n")
     assert s["cells"][0]["state"] == "done"
     assert {(o["status"], o["verdict"]) for o in s["outcomes"]} == {("boot-crash", "new")}
-    assert all("boot crash" in o["summary"] for o in s["outcomes"])
+    assert all("panicked while booting" in o["summary"] for o in s["outcomes"])

@@ -74,10 +74,9 @@ def test_discovery_finds_formats_nobody_imported() -> None:
 
 def test_a_registered_format_is_written_by_the_pipeline_with_no_other_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.run.simsession import SimulatedSession
-
     from harness.report import formats
     from harness.report.results import ResultsDir
+    from harness.run.backends.simulated import SimulatedBackend
     from harness.run.pipeline import RunConfig, run_scenarios
     from harness.scenario import compile_scenario
     from harness.trace.diff import DiffResult
@@ -96,7 +95,7 @@ def test_a_registered_format_is_written_by_the_pipeline_with_no_other_change(
     rd = ResultsDir.create(tmp_path, "t")
     sc = compile_scenario(REPO / "testcases/exits/short.yaml", "amd64")
     [v] = run_scenarios([sc], RunConfig("amd64", "9front-2022.05", scenario_timeout=30),
-                        lambda n, r: SimulatedSession(n, r, "amd64", "9front-2022.05"), rd)
+                        lambda n, r: SimulatedBackend(n, r, RunConfig("amd64", "9front-2022.05")), rd)
     assert v.status is Status.PASS and v.files["diff_count"] == "amd64/short.diff.count"
     assert (rd.root / "amd64/short.diff.count").read_text() == "0\n"
     assert (rd.root / "verdicts.count").read_text() == "1\n"
