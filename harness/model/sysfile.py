@@ -160,7 +160,7 @@ def sysread(k: Kernel, p: Proc, a: Args) -> Sleeps:
 
 
 @syscall("write")
-def syswrite(k: Kernel, p: Proc, a: Args) -> Result:
+def syswrite(k: Kernel, p: Proc, a: Args) -> Sleeps:
     c = fdtochan(k, p, int(a[0]))
     addr, n = k.ptr(a[1]), k.l32(int(a[2]))
     if n < 0:
@@ -168,7 +168,7 @@ def syswrite(k: Kernel, p: Proc, a: Args) -> Result:
     k.mem(p).validaddr(addr, n, False)
     if c.mode == OREAD:
         raise KernelError(Ebadusefd)
-    devwrite(p, c, k.mem(p).read(addr, n))
+    yield from devwrite(k, p, c, k.mem(p).read(addr, n))
     return Result(n)
 
 

@@ -46,10 +46,11 @@ class Rule:
     cmp: Cmp | None = None  # a check over the whole trace instead
     arch: str = "amd64"
     profile: str = SEED
+    bufs: str = ""  # more buffers
 
 
 def run(rule: Rule) -> list[Record]:
-    text = f"nhprog 1\nscenario rule\nbuf b 256\nbuf c 256\nblock main\n{rule.body}\nend\n{rule.extra}"
+    text = f"nhprog 1\nscenario rule\nbuf b 256\nbuf c 256\n{rule.bufs}block main\n{rule.body}\nend\n{rule.extra}"
     return Machine(rule.arch, rule.profile).run(parse(text))
 
 
@@ -507,7 +508,26 @@ NOTES = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ + NOTES
+# --- pipes (devpipe.c, qio.c) ------------------------------------------------------------------
+PIPE_BUFS = "buf big 40960\n"
+PIPES = [
+    Rule("devpipe.c pipewrite: 32 KiB fit in an unread pipe on one CPU (devpipe.c:48)",
+         "1 pipe b:c\n2 write i:4 b:big i:32767", 2, 32767, bufs=PIPE_BUFS),
+    Rule("devpipe.c pipewrite: qflow waits once the queue holds 32 KiB; an alarm interrupts it",
+         "1 pipe b:c\n2 notify h:cont\n3 alarm i:10\n4 write i:4 b:big i:40960", 4, -1, "interrupted",
+         bufs=PIPE_BUFS),
+    Rule("devpipe.c pipewrite: an interrupted write posts 'sys: write on closed pipe' (311-315)",
+         "1 pipe b:c\n2 notify h:cont\n3 alarm i:10\n4 write i:4 b:big i:40960", 4, bufs=PIPE_BUFS,
+         cmp=lambda rs: [r.out["note"] for r in rs if r.kind == "note"] == ["alarm", "sys: write on closed pipe pc=PC"]),
+    Rule("devpipe.c pipewrite: b54c61c61, 256 KiB fit",
+         "1 pipe b:c\n2 write i:4 b:big i:40960", 2, 40960, bufs=PIPE_BUFS, profile=CURRENT),
+    Rule("devpipe.c pipewrite: a reader lets the waiting writer finish",
+         "1 pipe b:c\n2 rfork i:0x10 c:k\n3 write i:4 b:big i:40960\n4 await b:b i:256", 3, 40960,
+         bufs=PIPE_BUFS, extra=kid("9 sleep i:10\n10 read i:3 b:big i:40960")),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ + NOTES + PIPES
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
@@ -526,7 +546,8 @@ def test_rule(rule: Rule) -> None:
 
 
 def test_every_rule_names_its_source() -> None:
-    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c", "pc64/trap.c", "devproc.c") for r in RULES)
+    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c", "pc64/trap.c", "devproc.c",
+                                                           "devpipe.c") for r in RULES)
     assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
 
 
