@@ -3,7 +3,9 @@
 A profile is a set of behaviour switches.  Each switch is one observable
 change made to 9front after the seed, named after what it changes and tied to
 the commit that made it, so a nightly run can pick the profile matching its
-kernel and a bisect can say which switch flipped.
+kernel and a bisect can say which switch flipped.  docs/PROFILES.md has the
+audit of every kernel commit between the two profiles and why each one is a
+switch or invisible.
 """
 
 from __future__ import annotations
