@@ -258,10 +258,14 @@ class Memory:
         return s
 
     def ok(self, addr: int, n: int, write: bool) -> bool:
-        """okaddr: every byte of [addr, addr+n) mapped (and writable)."""
+        """okaddr (fault.c:340): every byte of [addr, addr+n) mapped (and
+        writable); a negative length ((long)len < 0) never is, and even an
+        empty range must start inside a segment."""
         addr &= self.arch.addr_mask
-        if n <= 0:
-            return self._seg(addr, write) is not None or n == 0
+        if n < 0:
+            return False
+        if n == 0:
+            return self._seg(addr, write) is not None
         end = addr + n
         while addr < end:
             s = self._seg(addr, write)

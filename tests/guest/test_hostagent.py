@@ -25,7 +25,7 @@ from harness.scenario.compiler import compile_scenario, default_corpus
 from harness.trace.schema import Record
 
 # A hand-written answer source (not the model): a trace in the record
-# conventions of harness/model/syscalls.py, for a program that forks, waits,
+# conventions of harness/model/agent.py, for a program that forks, waits,
 # swaps errstr, probes its segments and fails an open.
 CANNED_PROGRAM = """nhprog 1
 scenario canned
