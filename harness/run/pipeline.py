@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 import traceback
-from pathlib import Path
 
 from harness.errors import BootCrash, HarnessError, InfraError
 from harness.report import text as rtext
@@ -301,29 +300,3 @@ def _timed(v: Verdict, started: float) -> Verdict:
     v.seconds = round(time.monotonic() - started, 3)
     return v
 
-
-def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: str | None) -> Verdict:
-    """One scenario, one fresh machine: what the pytest plugin calls with --kernel
-    (a real kernel, or a SIMULATED kernel file: harness/guest/simkernel.py)."""
-    from harness.guest.simkernel import is_simulated_kernel
-    from harness.guest.simkernel import load as load_simulated_kernel
-    from harness.run.backends import factory_for, get_backend
-    from harness.scenario.compiler import compile_scenario
-
-    sc = compile_scenario(path, arch)
-    sim = load_simulated_kernel(kernel) if is_simulated_kernel(kernel) else None
-    cfg = RunConfig(arch=arch, profile=profile, backend="simulated" if sim else "qemu", kernel=Path(kernel),
-                    agent=Path(agent) if agent else None)
-    backend = get_backend(cfg.backend)
-    backend.check(cfg, [sc.name])
-    results = ResultsDir.create("results", f"pytest-{arch}{'-sim' if sim else ''}")
-    results.meta["scenarios"] = 1
-    if sim is not None:
-        results.meta.update({"kernel": str(sim.path), "simulated_kernel": sim.label, "simulated": True})
-    backend.setup(cfg, results, print)
-    if cfg.agent is not None:
-        cfg.agent_image = cfg.agent.read_bytes()
-    v = run_scenarios([sc], cfg, factory_for(cfg), results)[0]
-    if sim is not None:
-        v.summary = f"[{sim.label}] {v.summary}"  # the item's message says SIMULATED
-    return v
