@@ -53,7 +53,7 @@ class GuestSession:
             self.lost = (Status.BOOT_CRASH, str(e))
         except (HarnessError, OSError) as e:
             self.lost = (Status.INFRA_ERROR, str(e))
-        self.results.meta["boot_seconds"] = round(time.monotonic() - started, 3)
+        self.results.run.timings["boot_seconds"] = round(time.monotonic() - started, 3)
         if self.lost is not None:
             self.close()
 
@@ -86,8 +86,11 @@ class GuestSession:
     def _restore(self) -> None:
         assert self.backend is not None
         try:
+            t = time.monotonic()
             self.backend.restore()
             self.restores += 1
+            timings = self.results.run.timings
+            timings["restore_seconds"] = round(timings.get("restore_seconds", 0.0) + time.monotonic() - t, 3)
         except HarnessError as e:
             self.lost = (Status.INFRA_ERROR, f"guest lost and not recoverable: {e}")
             self.close()

@@ -59,7 +59,30 @@ NOTE = "note"  # the process's note handler received a note
 # travel on the console: the pipeline takes them out of the guest trace
 # (harness.trace.ktrace) before it is written or diffed.
 KTRACE = "ktrace"
-KINDS = (START, CALL, PROBE, ACTION, NOTE, KTRACE)
+# Also an addition within v1: the agent's own time for the program, its last
+# record (proc "agent", seq 0, out {"elapsed_ns": N}), the floor of a guest
+# run (issue 11).  Like KTRACE it only travels on the console: split_end takes
+# it out before the trace is written or diffed; the model never emits it.
+END = "end"
+END_PROC = "agent"
+KINDS = (START, CALL, PROBE, ACTION, NOTE, KTRACE, END)
+
+
+def end_record(elapsed_ns: int) -> Record:
+    return Record(proc=END_PROC, seq=0, step=0, kind=END, op="end", out={"elapsed_ns": int(elapsed_ns)})
+
+
+def split_end(records: list[Record]) -> tuple[list[Record], int | None]:
+    """RECORDS without the agent's END record, and its elapsed_ns (None: none came)."""
+    elapsed: int | None = None
+    kept: list[Record] = []
+    for r in records:
+        if r.kind == END and r.proc == END_PROC:
+            ns = r.out.get("elapsed_ns")
+            elapsed = ns if isinstance(ns, int) and ns >= 0 else elapsed
+        else:
+            kept.append(r)
+    return kept, elapsed
 
 
 @dataclass
