@@ -23,6 +23,7 @@ Figures are printed, never asserted: timing goes in benchmarks, not tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -43,11 +44,9 @@ KEYS = ("boot_ratio", "scenario_overhead_ratio", "restore_vs_reboot", "parallel_
 def machine() -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     cpu = ""
-    try:
+    with contextlib.suppress(OSError):
         cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                     if ln.startswith("model name")), "")
-    except OSError:
-        pass
     return {"cpus": os.cpu_count(), "cpu": cpu, "loadavg": [round(x, 2) for x in load],
             "python": platform.python_version(), "system": platform.platform()}
 
@@ -187,8 +186,7 @@ def _corpus_files(smoke: bool) -> list[Path]:
 
 
 def bench_compile(args: argparse.Namespace) -> dict[str, Any]:
-    from harness.scenario import cache
-    from harness.scenario import compile_scenario
+    from harness.scenario import cache, compile_scenario
 
     files = _corpus_files(args.smoke)
     os.environ["NINE_HARNESS_COMPILE_CACHE"] = "0"  # cold: no disk cache ...
