@@ -36,7 +36,7 @@ On the console the guest agent sends each record as one frame
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,10 @@ LONG_ARG, ARG_HEAD, LONG_LIST, LIST_HEAD = 200, 64, 64, 32
 
 def abbreviate_arg(text: str) -> str:
     """One argument as records show it."""
+    if len(text) * 4 <= LONG_ARG:  # fits however it encodes (UTF-8: at most 4 bytes a character)
+        return text
+    if text.isascii():  # one byte a character: no 16 MiB encode to count them
+        return text if len(text) <= LONG_ARG else text[:ARG_HEAD] + f"...({len(text)} bytes)"
     b = text.encode("utf-8", "surrogateescape")
     if len(b) <= LONG_ARG:
         return text
@@ -156,9 +160,12 @@ def abbreviate_arg(text: str) -> str:
     return b[:k].decode("utf-8", "surrogateescape") + f"...({len(b)} bytes)"
 
 
-def abbreviate_args(items: list[Any]) -> list[Any]:
-    """An argument list as records show it."""
+def abbreviate_args(items: Sequence[Any], each: Callable[[Any], Any] | None = None) -> list[Any]:
+    """An argument list as records show it; EACH maps an item to what is shown, applied
+    only to the items kept (an exec's 200k arguments are never all formatted)."""
     head = items if len(items) <= LONG_LIST else items[:LIST_HEAD]
+    if each is not None:
+        head = [each(x) for x in head]
     out = [abbreviate_arg(x) if isinstance(x, str) else x for x in head]
     if len(items) > LONG_LIST:
         out.append(f"...({len(items)} args)")
