@@ -85,7 +85,16 @@ from harness.model.syscall import SYSCALLS, Result
 from harness.model.sysproc import sysexec, sysexits
 from harness.program import Arg as ProgArg
 from harness.program import Program, Stmt
-from harness.trace.schema import ACTION, CALL, LONG_LIST, NOTE, PROBE, START, Record, abbreviate_args
+from harness.trace.schema import (
+    ACTION,
+    CALL,
+    LONG_LIST,
+    NOTE,
+    PROBE,
+    START,
+    Record,
+    abbreviate_args,
+)
 
 STEP_LIMIT = 20000  # statements in all: a guard against runaway programs
 KINDS = {"call": CALL, "probe": PROBE, "action": ACTION}
