@@ -93,6 +93,7 @@ from harness.trace.schema import (
     PROBE,
     START,
     Record,
+    abbreviate_arg,
     abbreviate_args,
 )
 
@@ -111,7 +112,8 @@ END = "__end"  # the variable holding the image's `end` (its buffers start there
 
 
 def _token(a: ProgArg) -> str:
-    return a.token
+    """a.token as records show it, without building a 16 MiB token to cut it."""
+    return abbreviate_arg(a.text, a.kind + ":")
 
 
 # resolve_all's memo: statement id -> (the statement, its resolved arguments).  Str

@@ -57,7 +57,7 @@ def _strs(argv: Sequence[Arg]) -> list[str]:
 def _lengths(args: Sequence[Arg]) -> list[int]:
     """[_blen(a) for a in args], at C speed for the usual all-ASCII str argv."""
     try:
-        ascii_strs = "".join(cast(Sequence[str], args)).isascii()  # bytes among them: TypeError
+        ascii_strs = all(map(str.isascii, cast(Sequence[str], args)))  # bytes among them: TypeError
     except TypeError:
         ascii_strs = False
     return list(map(len, args)) if ascii_strs else [_blen(a) for a in args]

@@ -145,15 +145,16 @@ class Record:
 LONG_ARG, ARG_HEAD, LONG_LIST, LIST_HEAD = 200, 64, 64, 32
 
 
-def abbreviate_arg(text: str) -> str:
-    """One argument as records show it."""
-    if len(text) * 4 <= LONG_ARG:  # fits however it encodes (UTF-8: at most 4 bytes a character)
-        return text
-    if text.isascii():  # one byte a character: no 16 MiB encode to count them
-        return text if len(text) <= LONG_ARG else text[:ARG_HEAD] + f"...({len(text)} bytes)"
-    b = text.encode("utf-8", "surrogateescape")
+def abbreviate_arg(text: str, prefix: str = "") -> str:
+    """One argument, PREFIX + TEXT (PREFIX ASCII: "s:"), as records show it."""
+    n = len(prefix) + len(text)
+    if n * 4 <= LONG_ARG:  # fits however it encodes (UTF-8: at most 4 bytes a character)
+        return prefix + text
+    if text.isascii():  # one byte a character: no 16 MiB copy or encode to count them
+        return prefix + text if n <= LONG_ARG else (prefix + text[:ARG_HEAD])[:ARG_HEAD] + f"...({n} bytes)"
+    b = (prefix + text).encode("utf-8", "surrogateescape")
     if len(b) <= LONG_ARG:
-        return text
+        return prefix + text
     k = ARG_HEAD
     while k > 0 and b[k] & 0xC0 == 0x80:
         k -= 1
