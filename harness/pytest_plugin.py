@@ -144,10 +144,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         it.compile()
     if st.cfg is not None:
         from harness.run.backends import get_backend
+        from harness.run.runner import unique_names
 
-        names = [it.scenario.name for it in ours if it.scenario is not None]
+        compiled = [it.scenario for it in ours if it.scenario is not None]
         try:
-            get_backend(st.cfg.backend).check(st.cfg, names)
+            unique_names(compiled)  # one guest holds every program, by name
+            get_backend(st.cfg.backend).check(st.cfg, [sc.name for sc in compiled])
         except HarnessError as e:
             raise pytest.UsageError(str(e)) from None
 

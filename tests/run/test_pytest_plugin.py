@@ -125,3 +125,14 @@ def test_an_infra_verdict_is_an_error_not_a_failure(tmp_path: Path) -> None:
     proc = _pytest(tmp_path, "testcases", "--nh-kernel", str(k))
     assert "1 error" in proc.stdout and "failed" not in proc.stdout, proc.stdout + proc.stderr
     assert "infra-error" in proc.stdout and "Traceback" not in proc.stdout
+
+
+def test_two_scenarios_of_one_name_are_refused_before_the_boot(tmp_path: Path) -> None:
+    for d in ("a", "b"):
+        (tmp_path / "testcases" / d).mkdir(parents=True)
+        (tmp_path / "testcases" / d / "same.yaml").write_text(GOOD)
+    k = tmp_path / "9sim"
+    k.write_text('[simulated-kernel]\narch = "amd64"\n')
+    proc = _pytest(tmp_path, "testcases", "--nh-kernel", str(k))
+    assert "two scenarios are named 'same'" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()  # nothing booted
