@@ -44,3 +44,15 @@ def test_a_prefix_is_abbreviated_as_part_of_the_argument(text: str, prefix: str)
     assert abbreviate_arg(text, prefix) == abbreviate_arg(prefix + text)
     long = "x" * 300 + text
     assert abbreviate_arg(long, prefix) == abbreviate_arg(prefix + long)
+
+
+def test_the_agents_end_record_is_never_compared() -> None:
+    """An END record (the agent's own time) left in a trace is a timing, not a difference."""
+    from harness.trace.diff import diff_traces
+    from harness.trace.schema import Header, Record, Trace, end_record, split_end
+
+    recs = [Record("main", 0, 0, "start", "start", out={"pid": 1})]
+    model = Trace(Header("model", "x", "amd64", "p"), recs)
+    guest = Trace(Header("guest", "x", "amd64", "p"), [*recs, end_record(1234)])
+    assert diff_traces(model, guest).identical
+    assert split_end(guest.records) == (recs, 1234)
