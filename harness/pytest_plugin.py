@@ -19,6 +19,7 @@ verdict is an error, never a failure.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,7 +216,7 @@ class ScenarioItem(pytest.Item):
         v, st = self.verdict, self.config.stash[STATE]
         if v.status == Status.PASS:
             return
-        head = f"{st.label}{v.describe()}"
+        head = dataclasses.replace(v, summary=f"{st.label}{v.summary}").describe()  # says SIMULATED
         where = ""
         if "diff" in v.files:
             where = f"\ndiff: {Path(st.results_path) / v.files['diff']}"
