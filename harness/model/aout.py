@@ -11,9 +11,11 @@ any input bytes.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from harness.libc import tokenize_bytes
 from harness.model.arch import HDR_MAGIC, MAGIC_NAMES, Arch
@@ -37,8 +39,33 @@ def _b(a: Arg) -> bytes:
     return a if isinstance(a, bytes) else a.encode("utf-8", "surrogateescape")
 
 
+_DECODE = functools.partial(bytes.decode, encoding="utf-8", errors="surrogateescape")
+
+
 def _s(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
+
+
+def _strs(argv: Sequence[Arg]) -> list[str]:
+    """[_s(_b(a)) for a in argv], at C speed when all are bytes (as sysexec's cstr gives them)."""
+    try:
+        return list(map(_DECODE, cast(Sequence[bytes], argv)))  # a str among them: TypeError
+    except TypeError:
+        return [_s(_b(a)) for a in argv]
+
+
+def _lengths(args: Sequence[Arg]) -> list[int]:
+    """[_blen(a) for a in args], at C speed for the usual all-ASCII str argv."""
+    try:
+        ascii_strs = all(map(str.isascii, cast(Sequence[str], args)))  # bytes among them: TypeError
+    except TypeError:
+        ascii_strs = False
+    return list(map(len, args)) if ascii_strs else [_blen(a) for a in args]
+
+
+def _blen(a: Arg) -> int:
+    """len(_b(a)) without building the bytes where it need not (ASCII encodes 1:1)."""
+    return len(a) if isinstance(a, bytes) or a.isascii() else len(_b(a))
 
 
 def read_size(profile: Profile) -> int:
@@ -336,10 +363,14 @@ def stack_plan(progargs: Sequence[Arg], callerargs: Sequence[Arg], arch: Arch) -
     nbytes = arch.tos_size
     nargs = 0
     for a in progargs:
-        nbytes += len(_b(a)) + 1
+        nbytes += _blen(a) + 1
         nargs += 1
-    for a in callerargs:
-        n = len(_b(a))
+    lens = _lengths(callerargs)
+    if lens and max(lens) < arch.ustksize and nbytes + sum(lens) + len(lens) < arch.ustksize:
+        nbytes += sum(lens) + len(lens)  # neither check below can fire: all at once
+        nargs += len(lens)
+        lens = []
+    for n in lens:
         if n >= arch.ustksize:  # 443: no NUL within USTKSIZE bytes
             raise KernelError(Ebadarg)
         nbytes = (nbytes + n + 1) & ULONG_MASK
@@ -380,7 +411,11 @@ def truncate_args(argv: Sequence[Arg]) -> bytes:
     NUL at a UTF-8 boundary (as fullrune judges it, which accepts a lead byte
     followed by any byte).  /proc/N/args shows these with %q and blanks.
     """
-    buf = bytearray(b"".join(_b(a) + b"\0" for a in argv))
+    buf = bytearray()
+    for a in argv:  # only the first PROCARGS_MAX bytes can matter
+        buf += _b(a) + b"\0"
+        if len(buf) > PROCARGS_MAX:
+            break
     n = min(len(buf), PROCARGS_MAX)
     del buf[n:]
     if n > 0 and buf[n - 1] != 0:
@@ -427,7 +462,7 @@ def plan_exec(
     file = _s(_b(path))
     elem = path_elem(file)
     progargs: list[str] = []
-    callerargs = [_s(_b(a)) for a in argv]
+    callerargs = _strs(argv)
     indir = False
     while True:
         data = read_file(file)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,13 +186,16 @@ def _create_results(base: str, label: str) -> ResultsDir:
 
 
 def execute(opts: RunOptions, ui: RunUI) -> int:
+    t = time.monotonic()
     cfg, backend, compiled = resolve(opts, ui)
+    compile_seconds = round(time.monotonic() - t, 3)  # finding, compiling and checking the scenarios
     if cfg.agent is not None:
         _agent_image(cfg)  # bad input before anything runs
     results = _create_results(opts.results_base, f"{cfg.arch}{'-sim' if backend.simulated else ''}")
     results.meta = {"arch": cfg.arch, "profile": cfg.profile, "kernel": str(cfg.kernel) if cfg.kernel else None,
                     "agent": None, "simulated": backend.simulated, "backend": cfg.backend,
                     "scenarios": len(compiled), "ktrace": cfg.ktrace}
+    results.run.timings["compile_seconds"] = compile_seconds
     try:
         backend.setup(cfg, results, ui.say)
         if cfg.agent_image is None and cfg.agent is not None:
