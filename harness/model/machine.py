@@ -11,6 +11,7 @@ harness.model.aout); without it a synthetic image with text 0x18000, data
 
 from __future__ import annotations
 
+from harness.model.coverage import rule
 import struct
 
 from harness.model import aout, sysfile, sysproc
@@ -49,6 +50,7 @@ def boot(k: Kernel, img: aout.ExecImage) -> Proc:
     # first.  It runs in a note group of its own (the agent does
     # rfork(RFNOTEG) first), so a scenario's group notes cannot reach the shell.
     initcons = "/dev/cons" if k.profile.has(Sw.BOOT_FDS_DEV_CONS) else "#c/cons"
+    rule("initcode.c@e2509e765:40" if k.profile.has(Sw.BOOT_FDS_DEV_CONS) else "initcode.c:27")
     for fd, mode, name in ((0, OREAD, "/dev/cons"), (1, OWRITE, initcons), (2, OWRITE, initcons)):
         p.fgrp.fds[fd] = Chan(name, mode, kind=ChanKind.CONS)
     p.noteid = k.allocpid()

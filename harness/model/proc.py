@@ -9,6 +9,7 @@ again the run ends (the caller's ``hang`` hook says so for each process).
 
 from __future__ import annotations
 
+from harness.model.coverage import rule
 from collections.abc import Callable, Generator
 
 from harness.model import segments as sg
@@ -27,6 +28,7 @@ NWAIT = 128  # proc.c:1157: wait records a parent keeps; later exits leave none
 def newproc(k: Kernel) -> Proc:
     """port/proc.c newproc (nil when the table is full: sysrfork's Enoproc)."""
     if len(k.live()) >= NPROC:
+        rule("sysproc.c:97")
         raise KernelError(Enoproc)
     p = Proc(pid=k.allocpid(), text=AGENT_TEXT, user=HOSTOWNER)
     k.procs[p.pid] = p
