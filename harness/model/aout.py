@@ -11,13 +11,13 @@ any input bytes.
 
 from __future__ import annotations
 
-from harness.model.coverage import rule
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.libc import tokenize_bytes
 from harness.model.arch import HDR_MAGIC, MAGIC_NAMES, Arch
+from harness.model.coverage import rule
 from harness.model.errors import Ebadarg, Ebadexec, Enovmem, KernelError
 from harness.model.profiles import Profile, Sw
 

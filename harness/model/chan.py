@@ -3,10 +3,10 @@ and closing a channel (cclose)."""
 
 from __future__ import annotations
 
-from harness.model.coverage import rule
 import posixpath
 import re
 
+from harness.model.coverage import rule
 from harness.model.errors import Edoesnotexist, Enonexist, Enotdir, KernelError
 from harness.model.fmt import fmt_trunc, raw, unraw
 from harness.model.fs import MOUNTS, FileTree, Node

@@ -11,12 +11,12 @@ harness.model.aout); without it a synthetic image with text 0x18000, data
 
 from __future__ import annotations
 
-from harness.model.coverage import rule
 import struct
 
 from harness.model import aout, sysfile, sysproc
 from harness.model.agent import Agent
 from harness.model.arch import HDR_MAGIC, Arch, get_arch
+from harness.model.coverage import rule
 from harness.model.fs import AGENT_PATH, FileTree, ScratchServer
 from harness.model.kernel import Kernel
 from harness.model.portdat import Chan, ChanKind, Proc

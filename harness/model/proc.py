@@ -9,10 +9,10 @@ again the run ends (the caller's ``hang`` hook says so for each process).
 
 from __future__ import annotations
 
-from harness.model.coverage import rule
 from collections.abc import Callable, Generator
 
 from harness.model import segments as sg
+from harness.model.coverage import rule
 from harness.model.errors import Eintr, Enochild, Enoproc, KernelError
 from harness.model.fmt import fmt_trunc, raw, unraw
 from harness.model.fs import AGENT_TEXT

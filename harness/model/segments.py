@@ -10,11 +10,11 @@ Segment object itself, so ``ref`` counts the sharers exactly as
 
 from __future__ import annotations
 
-from harness.model.coverage import rule
 from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.model.arch import Arch
+from harness.model.coverage import rule
 from harness.model.errors import (
     Ebadarg,
     Einuse,

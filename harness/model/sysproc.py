@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from harness.model.coverage import rule
 from typing import NoReturn
 
 from harness.model import aout
 from harness.model import segments as sg
 from harness.model.chan import cclose, namec_error, walk_error
+from harness.model.coverage import rule
 from harness.model.errors import (
     Ebadarg,
     Egreg,
