@@ -1,0 +1,182 @@
+"""Where a generated program runs: the golden model, or a guest.
+
+A target runs a batch of compiled scenarios and gives one trace each (or a
+crash).  Batches, not single programs, because a real guest gets its programs
+on a delivery disk before it boots: one boot serves a whole batch, and a
+crash costs a snapshot restore.  The SIMULATED console takes programs while
+it runs, so one boot serves every batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from harness.coverage.collect import run_model
+from harness.errors import HarnessError, InfraError
+from harness.model.profiles import Profile
+from harness.report.results import ResultsDir
+from harness.run.pipeline import RunConfig, guest_trace
+from harness.run.session import GuestSession
+from harness.scenario.compiler import Scenario
+from harness.trace.schema import Header, Trace
+
+
+@dataclass
+class Outcome:
+    """A program's trace on a target, or why there is none."""
+
+    trace: Trace | None
+    crash: str | None = None  # the guest died or hung: a kernel verdict
+    infra: str | None = None  # the harness failed: never a finding
+
+
+class Target(Protocol):
+    label: str
+    simulated: bool
+
+    def run_batch(self, scenarios: list[Scenario]) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+class ModelTarget:
+    """The golden model under PROFILE (a name, or a simulated kernel's Profile)."""
+
+    def __init__(self, arch: str, profile: str | Profile, label: str = "model", simulated: bool = False,
+                 agent_image: bytes | None = None, scratch_server: str = "perm", source: str = "model") -> None:
+        self.source = source  # the trace header's source: "guest" when the model stands for a kernel
+        self.arch = arch
+        self.profile = profile
+        self.label = label
+        self.simulated = simulated
+        self.agent_image = agent_image
+        self.scratch_server = scratch_server
+        self.hits: list[set[str]] = []  # the sites each program of the last batch reached
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile if isinstance(self.profile, str) else self.profile.name
+
+    def run_one(self, sc: Scenario) -> tuple[Trace, set[str]]:
+        records, hits = run_model(sc.program, self.arch, self.profile, self.agent_image, self.scratch_server)
+        header = Header(source=self.source, scenario=sc.name, arch=self.arch, profile=self.profile_name,
+                        meta={"scenario_path": sc.path})
+        return Trace(header, records), hits
+
+    def run_batch(self, scenarios: list[Scenario]) -> list[Outcome]:
+        out, self.hits = [], []
+        for sc in scenarios:
+            trace, hits = self.run_one(sc)
+            self.hits.append(hits)
+            out.append(Outcome(trace))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+SessionFactory = Callable[[int, ResultsDir], GuestSession]
+
+
+class GuestTarget:
+    """A guest through the run pipeline's sessions (a QEMU machine or the SIMULATED console)."""
+
+    def __init__(self, label: str, factory: SessionFactory, results: ResultsDir, cfg: RunConfig,
+                 simulated: bool, keeps_session: bool, n: int = 0) -> None:
+        self.label = label
+        self.factory = factory
+        self.results = results
+        self.cfg = cfg
+        self.simulated = simulated
+        self.keeps_session = keeps_session  # programs can be delivered to a running guest
+        self.n = n
+        self.session: GuestSession | None = None
+        self.batches = 0
+
+    def _session(self, programs: dict[str, str]) -> GuestSession:
+        if self.session is not None and self.keeps_session:
+            self.session.deliver(programs)
+            return self.session
+        self.close()
+        s = self.factory(self.n, self.results)
+        s.deliver(programs)
+        try:
+            s.boot()
+        except HarnessError:
+            s.close()
+            raise
+        self.session = s
+        return s
+
+    def run_batch(self, scenarios: list[Scenario]) -> list[Outcome]:
+        self.batches += 1
+        # names unique across batches: the simulated console keeps earlier programs
+        names = {f"b{self.batches}-{i}": sc for i, sc in enumerate(scenarios)}
+        session = self._session({n: sc.program.dumps() for n, sc in names.items()})
+        out = []
+        for n, sc in names.items():
+            try:
+                run = session.run_program(n, self.cfg.scenario_timeout)
+            except InfraError as e:
+                out.append(Outcome(None, infra=str(e)))
+                session = self._recover(session)
+                continue
+            trace, transport = guest_trace(sc, run, self.cfg)
+            if run.crash is not None:
+                out.append(Outcome(trace, crash=run.crash))
+                session = self._recover(session)
+            elif transport or run.status is None or not trace.records:
+                out.append(Outcome(None, infra=transport[0] if transport else "the agent gave no records"))
+            else:
+                out.append(Outcome(trace))
+        return out
+
+    def _recover(self, session: GuestSession) -> GuestSession:
+        session.recover()
+        return session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def guest_targets(kernel: str, arch: str, profile: str, results: ResultsDir, jobs: int,
+                  agent: str | None = None, timeout: float = 60.0,
+                  say: Callable[[str], None] | None = None) -> tuple[list[Target], ModelTarget]:
+    """One guest target per job for KERNEL (a real kernel under QEMU or a SIMULATED
+    kernel file), and the model target that matches its delivery (agent image,
+    scratch server)."""
+    from pathlib import Path
+
+    from harness.errors import UsageError
+    from harness.guest.simkernel import is_simulated_kernel
+    from harness.guest.simkernel import load as load_simulated_kernel
+
+    if is_simulated_kernel(kernel):
+        from harness.run.simsession import SimulatedSession
+
+        sk = load_simulated_kernel(kernel)
+        if sk.arch != arch:
+            raise UsageError(f"{kernel} is a SIMULATED {sk.arch} kernel, not {arch}")
+        cfg = RunConfig(arch=arch, profile=profile, scenario_timeout=timeout)
+
+        def sim(n: int, rd: ResultsDir) -> GuestSession:
+            return SimulatedSession(n, rd, arch, profile, kernel=sk, run_index=0)
+
+        return ([GuestTarget(f"{sk.label} #{n}", sim, results, cfg, True, True, n) for n in range(jobs)],
+                ModelTarget(arch, profile))
+    from harness.guest.build import check_agent_image, resolve_agent
+    from harness.run.qemusession import check_kernel, qemu_session_factory
+
+    check_kernel(arch, Path(kernel))
+    agent_path = Path(agent) if agent else resolve_agent(arch, Path(kernel), None,
+                                                         results.path("agent-build", ".keep").parent, say=say or print)
+    image = agent_path.read_bytes()
+    check_agent_image(arch, image, str(agent_path))
+    cfg = RunConfig(arch=arch, profile=profile, agent_image=image, scenario_timeout=timeout, scratch_server="dossrv")
+    factory = qemu_session_factory(arch, Path(kernel), agent_path)
+    return ([GuestTarget(f"{kernel} #{n}", factory, results, cfg, False, False, n) for n in range(jobs)],
+            ModelTarget(arch, profile, agent_image=image, scratch_server="dossrv"))
