@@ -41,7 +41,7 @@ WEIGHTS: dict[str, int] = {
     "dup": 2, "pipe": 2, "read": 2, "write": 2, "seek": 2, "remove": 2, "fd2path": 2, "chdir": 1,
     "postnote": 2, "probe": 4, "putenv": 1, "touch": 1,
 }
-RECIPES = {"exec_script": 4, "exec_aout": 4, "rfork": 4, "exits": 1, "sem": 3, "note": 2}
+RECIPES = {"exec_script": 4, "exec_aout": 4, "rfork": 4, "exits": 1, "sem": 3, "note": 4, "group_note": 2}
 
 BUF_SIZES = (0, 1, 4, 5, 64, 127, 128, 129, 256)
 INTS = (0, 1, 2, 3, -1, 4, 7, 8, 16, 64, 127, 128, 255, 4095, 4096, 65536, 0x7FFFFFFF, 0xFFFFFFFF, -4096)
@@ -220,11 +220,18 @@ def generic_step(op: str, st: State) -> Step | None:
 # -- recipes: exec targets the program makes itself ------------------------------
 
 def aout_spec(st: State) -> dict[str, Any]:
-    """An a.out header: any magic, random sizes and entry (relative to the text start)."""
-    magic: Any = "native" if st.rng.random() < 0.5 else st.pick(sorted(MAGIC_NAMES))
+    """An a.out header: half of them plausible (a magic this arch accepts, small sizes,
+    entry at the text start), half anything (every magic, sizes and entries at the edges)."""
+    from harness.model.arch import get_arch
+
+    if st.rng.random() < 0.5:
+        return {"magic": st.pick(get_arch(st.arch).magics), "text": st.pick((0x1000, 0x3000, 0x5000, 0x11000)),
+                "data": st.pick((0, 0x1000, 0x2345)), "bss": st.pick((0, 0x1000, 0x10000)),
+                "entry": st.pick(("start", "start", "start+8"))}
+    magic: Any = "native" if st.rng.random() < 0.3 else st.pick(sorted(MAGIC_NAMES))
     spec: dict[str, Any] = {"magic": magic}
     for k in ("text", "data", "bss"):
-        spec[k] = st.pick((0, 1, 4096, 0x10000, 0x200000, 0x7FFFFFFF, 0xFFFFF000, 0xFFFFFFFF))
+        spec[k] = st.pick((0, 1, 4096, 0x3000, 0x10000, 0x200000, 0x7FFFFFFF, 0xFFFFF000, 0xFFFFFFFF))
     spec["entry"] = st.pick(("start", "start+1", "start-1", "start+4096", 0, 0xFFFFFFFF))
     if st.rng.random() < 0.2:
         spec["truncate"] = st.pick((0, 4, 31, 32, 36, 39))
@@ -251,12 +258,22 @@ def exec_step(st: State, script: bool) -> list[Step]:
     if script:
         spec: Any = {"text": shebang_text(st)}
     else:
-        spec = {"aout": aout_spec(st), "pad": st.pick((0, 0, 16, 4096))}
+        hdr = aout_spec(st)
+        text = hdr["text"] if isinstance(hdr["text"], int) and hdr["text"] <= 0x80000 else 0
+        # the whole text in the file (zero code runs to the text top), or short of it
+        spec = {"aout": hdr, "pad": st.pick((0, 16, 4096, text + 64, text + 64))}
     buf = st.buffer(spec, "x")
     argv = [st.pick(("t", "arg0", "é"))] + [st.pick(STRINGS[:5]) for _ in range(st.rng.choice((0, 1, 2)))]
     st.files.append(path)
-    return [{"writefile": [path, buf, 0o755]},
-            {"exec": [path, *argv], "then": [{"probe": "args"}, {"exits": "exec-ran"}]}]
+    ex: Step = {"exec": [path, *argv], "then": [{"probe": "args"}, {"exits": "exec-ran"}]}
+    if st.depth or st.rng.random() < 0.5:
+        return [{"writefile": [path, buf, 0o755]}, ex]
+    # in a child, so that the parent's await shows how the new image died (a foreign
+    # image's fault address is its text top: the arch's segment alignment)
+    v = st.var("kid")
+    st.pids.append(v)
+    return [{"writefile": [path, buf, 0o755]}, {"rfork": "RFPROC", "as": v, "child": [ex]},
+            {"await": [st.buffer(256), 256]}]
 
 
 def rfork_step(st: State) -> Step:
@@ -286,10 +303,27 @@ def sem_steps(st: State) -> list[Step]:
     return out
 
 
+def note_text(st: State) -> str:
+    """A note: short or long (ERRMAX is 128), a sys: one (the kernel appends ' pc=')."""
+    body = st.pick(("fake", "x" * st.pick((90, 108, 112, 113, 120, 140)), "é" * 60, ""))
+    return st.pick(("sys: ", "sys: ", "", "interrupt ")) + body
+
+
+def group_note_steps(st: State) -> list[Step]:
+    """A note to the note group while a child still holds it (asleep): shared notes."""
+    out: list[Step] = []
+    for _ in range(st.pick((1, 2, 2))):  # the sender is not sent its own group note: two hold it
+        v = st.var("kid")
+        st.pids.append(v)
+        child = [{"notify": st.pick(("cont", "cont", "dflt"))}, {"sleep": st.pick((10, 20))}, {"exits": None}]
+        out.append({"rfork": "RFPROC", "as": v, "child": child})
+    return [*out, {"postnote": ["PNGROUP", "$pid", note_text(st)]}, {"await": [st.buffer(256), 256]}]
+
+
 def note_steps(st: State) -> list[Step]:
     """A handler, then a note: to itself, its group, or a fault (touch of an unmapped word)."""
     out: list[Step] = [{"notify": st.pick(("cont", "cont", "dflt", "exit", "badarg", "none"))}]
-    msg = st.pick(("hello", "sys: fake", "sys: " + "n" * 140, "interrupt", "x" * 200))
+    msg = note_text(st)
     kind = st.rng.random()
     if kind < 0.4:
         out.append({"postnote": ["PNPROC", "$pid", msg]})
@@ -322,6 +356,8 @@ def one_step(st: State, in_child: bool = False) -> list[Step]:
             return sem_steps(st)
         if op == "note":
             return note_steps(st)
+        if op == "group_note":
+            return group_note_steps(st)
         step = generic_step(op, st)
         if step is not None:
             return [step]
