@@ -42,8 +42,11 @@ def git_source(gitdir: str, commit: str, path: str) -> str | None:
               show_default=True, help="Where the annotated files go (FILE.cov.txt, FILE.cov.html, coverage.json).")
 @click.option("--source", help="The seed sysproc.c (default: shared/seeds/sysproc.c beside the clone or $NINE_HARNESS_SHARED).")
 @click.option("--9front", "tree", type=click.Path(exists=True), help="A 9front git dir: annotate the other kernel files too.")
+@click.option("--cross-arch", "cross", is_flag=False, flag_value="amd64,arm64", default=None,
+              help="Instead: the scenarios on two arches of the model (default amd64,arm64), each difference "
+                   "classified as an arch rule the model knows or not.")
 def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir: str,
-             source: str | None, tree: str | None) -> int:
+             source: str | None, tree: str | None, cross: str | None) -> int:
     """Run SCENARIOS (default: the corpus) on the model and show which rule sites they reach.
 
     Every site is an error() the model reproduces or a branch a kernel line
@@ -54,6 +57,8 @@ def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir:
     from harness.coverage import annotate, collect, sites
     from harness.model.arch import ARCHES
 
+    if cross is not None:
+        return _cross_arch(scenarios, cross, profile, Path(outdir))
     if arch not in ARCHES:
         raise UsageError(f"unknown arch {arch!r} (known: {', '.join(ARCHES)})")
     prof = profile or default_profile(arch)
@@ -64,10 +69,7 @@ def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir:
     seed = seed_source(source)
     cov, skipped = collect.corpus(files, arch, prof, default_corpus())
     out = Path(outdir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"{out}: {e.strerror}") from None
+    _mkdir(out)
     for f in sites.files():
         text_, page = _render(f, cov, seed, tree)
         write_atomic(out / f"{f.replace('/', '_')}.cov.txt", text_)
@@ -77,12 +79,44 @@ def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir:
     write_atomic(out / "coverage.json", json.dumps({**cov.to_json(), "skipped": skipped,
                                                     "sites": [s.id for s in sites.SITES]}, indent=1) + "\n")
     prof_ = get_profile(prof)
-    missed = [s for s in sites.SITES if s.reachable and s.applies(prof_) and s.id not in cov.reached()]
+    missed = [s for s in sites.SITES if s.reachable and s.applies(prof_, arch) and s.id not in cov.reached()]
     for s in missed:
         click.echo(f"  not reached: {s.id}: {s.what}")
     click.echo(f"{cov.runs} scenarios on {arch} {prof}"
                f" ({len(skipped)} do not run there); annotated files in {out}")
     return 0
+
+
+def _cross_arch(scenarios: tuple[str, ...], cross: str, profile: str | None, out: Path) -> int:
+    from harness.coverage import crossarch
+    from harness.model.arch import ARCHES
+    from harness.model.profiles import CURRENT
+
+    pair = [a.strip() for a in cross.split(",")]
+    if len(pair) != 2 or any(a not in ARCHES for a in pair):
+        raise UsageError(f"--cross-arch takes two arches A,B (known: {', '.join(ARCHES)})")
+    prof = profile or CURRENT  # arm64's QEMU kernel exists only after the seed
+    get_profile(prof)
+    files = find_scenarios(list(scenarios) or None)
+    if not files:
+        raise UsageError("no scenarios matched")
+    c = crossarch.compare(files, pair[0], pair[1], prof, default_corpus())
+    _mkdir(out)
+    write_atomic(out / "crossarch.txt", crossarch.render(c))
+    write_atomic(out / "crossarch.json", json.dumps(c.to_json(), indent=1, default=str) + "\n")
+    click.echo(c.summary())
+    for d in c.differences:
+        if d.verdict == crossarch.UNEXPLAINED:
+            click.echo(f"  {d.line()}")
+    click.echo(f"report: {out / 'crossarch.txt'}")
+    return 0
+
+
+def _mkdir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{out}: {e.strerror}") from None
 
 
 def _render(f: str, cov: object, seed: Path | None, tree: str | None) -> tuple[str, str | None]:

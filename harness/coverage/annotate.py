@@ -29,25 +29,25 @@ class FileSummary:
     other_profiles: int  # branch sites only other profiles reach
 
     def line(self) -> str:
-        other = f"; {self.other_profiles} only under other profiles" if self.other_profiles else ""
+        other = f"; {self.other_profiles} only under other profiles or arches" if self.other_profiles else ""
         errs = f"; error() sites {self.errors_reached} of {self.errors}" if self.errors else ""
         return (f"{self.file}: {self.reached} of {self.sites} rule sites reached"
                 f" ({self.reachable} reachable{errs}{other})")
 
 
-def applicable(file: str, profile: str) -> tuple[list[Site], int]:
-    """FILE's sites PROFILE can reach, and how many it cannot (other profiles' branches)."""
+def applicable(file: str, profile: str, arch: str = "") -> tuple[list[Site], int]:
+    """FILE's sites PROFILE on ARCH can reach, and how many it cannot (other profiles' or arches')."""
     try:
         prof = get_profile(profile)
     except UsageError:  # a simulated kernel's derived profile: every site counts
         return of_file(file), 0
     sites = of_file(file)
-    mine = [s for s in sites if s.applies(prof)]
+    mine = [s for s in sites if s.applies(prof, arch)]
     return mine, len(sites) - len(mine)
 
 
 def summarise(file: str, cov: Coverage) -> FileSummary:
-    sites, other = applicable(file, cov.profile)
+    sites, other = applicable(file, cov.profile, cov.arch)
     got = cov.reached()
     errs = [s for s in sites if s.kind is Kind.ERROR]
     return FileSummary(file, len(sites), sum(s.id in got for s in sites), sum(s.reachable for s in sites),

@@ -34,9 +34,12 @@ class Site:
     what: str
     reachable: bool = True  # False: no program can get there (why in `what`)
     switch: str = ""  # "+NAME": only under profiles with switch NAME; "-NAME": only without it
+    arch: str = ""  # only on this arch (an arch's own trap code)
 
-    def applies(self, profile: Profile) -> bool:
-        """Whether a model running PROFILE can reach this site at all."""
+    def applies(self, profile: Profile, arch: str = "") -> bool:
+        """Whether a model running PROFILE (on ARCH, when given) can reach this site at all."""
+        if self.arch and arch and arch != self.arch:
+            return False
         if not self.switch:
             return True
         return profile.has(self.switch[1:]) == (self.switch[0] == "+")
@@ -111,8 +114,13 @@ SITES: tuple[Site, ...] = (
     # port/initcode.c: the boot environment's fds 1 and 2
     Site("initcode.c:27", B, "initcode opens #c/cons for fds 1 and 2 (seed)", switch="-" + Sw.BOOT_FDS_DEV_CONS),
     Site("initcode.c@e2509e765:40", B, "initcode opens /dev/cons after binding #c (boot-fds-dev-cons)", switch="+" + Sw.BOOT_FDS_DEV_CONS),
+    # port/fault.c and the traps: the fate of a foreign image the model follows (harness.model.fault)
+    Site("fault.c:76", E, "demand load of a text page the file is too short for: pexit Eioload"),
+    Site("fault.c:272", B, "zero code runs to the text top: the fetch there faults (not arm64)"),
+    Site("arm64/trap.c@dd7985423:176", B, "arm64: the zero word is an undefined instruction, 'sys: trap: unknown'",
+         arch="arm64"),
     # the ' pc=' suffix of a sys: note
-    Site("pc64/trap.c:571", B, "a sys: note's text cut to ERRMAX-15, then ' pc=' (seed)", switch="-" + Sw.NOTE_PC_AFTER_TEXT),
+    Site("pc64/trap.c:571", B, "a sys: note's text cut to ERRMAX-15, then ' pc=' (seed)", switch="-" + Sw.NOTE_PC_AFTER_TEXT, arch="amd64"),
     Site("proc.c@c8e25d2a1:927", B, "' pc=' after the whole text, cut to ERRMAX (note-pc-after-text)", switch="+" + Sw.NOTE_PC_AFTER_TEXT),
     Site("proc.c@3e1154879:1020", B, "a shared sys: note gets no ' pc=' (note-shared)", switch="+" + Sw.NOTE_SHARED),
 )
