@@ -52,11 +52,12 @@ def simulated_profile(spec: str, base: str) -> object:
               help="Programs per guest batch (one delivery, one boot for a real guest).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per program in a guest.")
 @click.option("--no-minimise", is_flag=True, help="Keep disagreeing programs as generated.")
+@click.option("--max-findings", type=click.IntRange(1), help="Stop once this many distinct divergences are found.")
 @click.option("-o", "--out", "outdir", type=click.Path(file_okay=False), default="results/fuzz", show_default=True,
               help="findings/NNN-SIGNATURE/{scenario.yaml,diff.txt}, corpus/, summary.json.")
 def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None, agent: str | None,
          profile: str | None, budget: str | None, programs: int | None, seed: int, jobs: int, batch: int,
-         timeout: float, no_minimise: bool, outdir: str) -> int:
+         timeout: float, no_minimise: bool, outdir: str, max_findings: int | None = None) -> int:
     """Generate programs from the operations catalogue, run each on the model and in the guest,
     and minimise every disagreement to a scenario (deduplicated by op, field and kind).
 
@@ -78,6 +79,7 @@ def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None
     prof = profile or default_profile(arch)
     get_profile(prof)
     cfg = FuzzConfig(arch=arch, seed=seed, programs=programs, batch=batch, minimise=not no_minimise,
+                     max_findings=max_findings,
                      budget=parse_duration(budget) if budget else None)
     if cfg.programs is None and cfg.budget is None:
         cfg.budget = 600.0  # the default: ten minutes

@@ -68,11 +68,18 @@ class Finding:
 
     @property
     def steps(self) -> int:
+        """The scenario's steps (a child or then block is part of its step)."""
+        return len(self.doc["steps"])
+
+    @property
+    def statements(self) -> int:
+        """Every step, those inside child and then blocks included."""
         return count_steps(self.doc["steps"])
 
     def to_json(self) -> dict[str, Any]:
         return {"signature": str(self.signature), "op": self.signature.op, "field": self.signature.field,
                 "kind": self.signature.kind, "program": self.program, "steps": self.steps,
+                "statements": self.statements,
                 "original_steps": count_steps(self.original["steps"]), "seen": self.seen}
 
 
@@ -99,6 +106,7 @@ class FuzzConfig:
     budget: float | None = None  # seconds
     batch: int = BATCH
     minimise: bool = True
+    max_findings: int | None = None  # stop once this many distinct divergences are found
 
 
 class Fuzzer:
@@ -131,6 +139,8 @@ class Fuzzer:
         if self.stop.is_set():
             return True
         if self.cfg.programs is not None and self.stats.programs >= self.cfg.programs:
+            return True
+        if self.cfg.max_findings is not None and len(self.findings) >= self.cfg.max_findings:
             return True
         return self.cfg.budget is not None and time.monotonic() - self.stats.started >= self.cfg.budget
 
@@ -250,6 +260,7 @@ class Fuzzer:
         self.findings[sig] = f
         self.write_finding(slug, f)
         self.echo(f"fuzz: new divergence {sig}: program {index}, minimised to {f.steps} steps"
+                  f" ({f.statements} with blocks)"
                   f" -> {self.out / 'findings' / slug}")
 
     def _diff_of(self, doc: gen.Doc, sig: Signature) -> str | None:
@@ -269,7 +280,7 @@ class Fuzzer:
         d = self.out / "findings" / slug
         _mkdir(d)
         comment = (f"harness fuzz finding: {f.signature}\nseed {self.cfg.seed}, program {f.program},"
-                   f" minimised from {count_steps(f.original['steps'])} to {f.steps} steps\n"
+                   f" minimised from {len(f.original['steps'])} to {f.steps} steps\n"
                    f"reference: {(self.reference or self.model).label}; guest: {self.guests[0].label}")
         write_atomic(d / "scenario.yaml", gen.to_yaml(f.doc, comment))
         write_atomic(d / "original.yaml", gen.to_yaml(f.original, "the program as generated"))

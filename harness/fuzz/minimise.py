@@ -10,6 +10,7 @@ order) wins, so the result depends only on the answers.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -171,15 +172,28 @@ def minimise_buffers(doc: Doc, still: Still) -> Doc:
                 del new["buffers"][name]["pad"]
                 cands.append(new)
         elif isinstance(spec, dict) and isinstance(spec.get("text"), str):
-            words = spec["text"].split(" ")
-            for i in range(1, len(words)):
-                new = copy.deepcopy(doc)
-                new["buffers"][name]["text"] = " ".join(words[:i] + words[i + 1:])
-                cands.append(new)
+            doc = _shorter_text(doc, name, still)
         if cands:
             ok = still(cands)
             doc = next((c for c, good in zip(cands, ok, strict=True) if good), doc)
     return doc
+
+
+def _shorter_text(doc: Doc, name: str, still: Still) -> Doc:
+    """ddmin over the words of a text buffer (each with the blanks after it); the first
+    word (the '#!' and the interpreter) stays."""
+    text = doc["buffers"][name]["text"]
+    words = re.findall(r"\S+\s*|\s+", text)
+    if len(words) < 2:
+        return doc
+
+    def with_words(ws: list[str]) -> Doc:
+        new = copy.deepcopy(doc)
+        new["buffers"][name]["text"] = words[0] + "".join(ws)
+        return new
+
+    best = ddmin(words[1:], lambda cands: still([with_words(c) for c in cands]))
+    return with_words(best) if len(best) < len(words) - 1 else doc
 
 
 def minimise(doc: Doc, still: Still) -> Doc:
