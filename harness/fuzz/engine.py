@@ -185,6 +185,8 @@ class Fuzzer:
         ref = self.reference.run_batch([sc for _i, _d, sc, _o in ready]) if self.reference else None
         self.stats.guest_seconds += time.monotonic() - t1
         for k, (index, doc, _sc, model_out) in enumerate(ready):
+            if self.cfg.max_findings is not None and len(self.findings) >= self.cfg.max_findings:
+                break
             a = ref[k] if ref is not None else model_out
             sig, result = self.judge(a, guest[k])
             if sig is None:
