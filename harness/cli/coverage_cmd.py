@@ -42,11 +42,12 @@ def git_source(gitdir: str, commit: str, path: str) -> str | None:
               show_default=True, help="Where the annotated files go (FILE.cov.txt, FILE.cov.html, coverage.json).")
 @click.option("--source", help="The seed sysproc.c (default: shared/seeds/sysproc.c beside the clone or $NINE_HARNESS_SHARED).")
 @click.option("--9front", "tree", type=click.Path(exists=True), help="A 9front git dir: annotate the other kernel files too.")
-@click.option("--cross-arch", "cross", is_flag=False, flag_value="amd64,arm64", default=None,
-              help="Instead: the scenarios on two arches of the model (default amd64,arm64), each difference "
+@click.option("--cross-arch", "cross_arch", is_flag=True,
+              help="Instead: the scenarios on two arches of the model (--arches), each difference "
                    "classified as an arch rule the model knows or not.")
+@click.option("--arches", "cross", default="amd64,arm64", show_default=True, help="The two arches of --cross-arch.")
 def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir: str,
-             source: str | None, tree: str | None, cross: str | None) -> int:
+             source: str | None, tree: str | None, cross_arch: bool, cross: str) -> int:
     """Run SCENARIOS (default: the corpus) on the model and show which rule sites they reach.
 
     Every site is an error() the model reproduces or a branch a kernel line
@@ -57,7 +58,7 @@ def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir:
     from harness.coverage import annotate, collect, sites
     from harness.model.arch import ARCHES
 
-    if cross is not None:
+    if cross_arch:
         return _cross_arch(scenarios, cross, profile, Path(outdir))
     if arch not in ARCHES:
         raise UsageError(f"unknown arch {arch!r} (known: {', '.join(ARCHES)})")
