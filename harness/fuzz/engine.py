@@ -232,19 +232,18 @@ class Fuzzer:
     # -- one disagreement ------------------------------------------------------------
     def still(self, sig: Signature) -> Callable[[list[gen.Doc]], list[bool]]:
         def test(docs: list[gen.Doc]) -> list[bool]:
-            scs = [_compile(d, self.cfg.arch) for d in docs]
-            ok = [i for i, sc in enumerate(scs) if sc is not None]
-            if not ok:
-                return [False] * len(docs)
-            real = [scs[i] for i in ok]
-            assert all(sc is not None for sc in real)
-            model = [Outcome(self.model.run_one(sc)[0]) for sc in real if sc is not None]
-            ref = self.reference.run_batch(real) if self.reference else model  # type: ignore[arg-type]
-            guest = self._on_guests(real)  # type: ignore[arg-type]
+            compiled = [(i, _compile(d, self.cfg.arch)) for i, d in enumerate(docs)]
+            real = [(i, sc) for i, sc in compiled if sc is not None]
             ans = [False] * len(docs)
-            for k, i in enumerate(ok):
-                if model[k].trace is not None and any(r.out.get("hung") for r in model[k].trace.records):
-                    continue
+            if not real:
+                return ans
+            scs = [sc for _i, sc in real]
+            model = [self.model.run_one(sc)[0] for sc in scs]
+            ref = self.reference.run_batch(scs) if self.reference else [Outcome(t) for t in model]
+            guest = self._on_guests(scs)
+            for k, (i, _sc) in enumerate(real):
+                if any(r.out.get("hung") for r in model[k].records):
+                    continue  # not sent to a guest while fuzzing either
                 got, _r = self.judge(ref[k], guest[k])
                 ans[i] = got == sig
             return ans

@@ -113,7 +113,7 @@ def simpler(v: Any) -> list[Any]:
 
 def _arg_sites(doc: Doc) -> list[tuple[tuple[Any, ...], int]]:
     """(path to a step, argument index) for every argument of every step."""
-    out = []
+    out: list[tuple[tuple[Any, ...], int]] = []
 
     def walk(steps: list[Step], path: tuple[Any, ...]) -> None:
         for i, s in enumerate(steps):
