@@ -232,7 +232,7 @@ class Fuzzer:
     # -- one disagreement ------------------------------------------------------------
     def still(self, sig: Signature) -> Callable[[list[gen.Doc]], list[bool]]:
         def test(docs: list[gen.Doc]) -> list[bool]:
-            compiled = [(i, _compile(d, self.cfg.arch)) for i, d in enumerate(docs)]
+            compiled = [(i, None if gen.unsafe(d) else _compile(d, self.cfg.arch)) for i, d in enumerate(docs)]
             real = [(i, sc) for i, sc in compiled if sc is not None]
             ans = [False] * len(docs)
             if not real:

@@ -393,6 +393,26 @@ def document(steps: list[Step], buffers: dict[str, Any], name: str) -> Doc:
     return doc
 
 
+CONSOLE_FDS = (0, 1, 2, "0", "1", "2")
+
+
+def unsafe(doc: Doc) -> str | None:
+    """Why DOC breaks the rules of the module docstring (a minimised candidate may:
+    an fd simplified to 0), or None."""
+    for s in _walk(doc["steps"]):
+        op = op_of(s)
+        args = s[op] if isinstance(s[op], list) else [s[op]]
+        if op in ("read", "write", "close") and args and args[0] in CONSOLE_FDS:
+            return f"{op} of fd {args[0]}"
+        if op == "dup" and len(args) > 1 and args[1] in CONSOLE_FDS:
+            return "dup onto a console fd"
+        if op == "brk" and args and isinstance(args[0], int) and args[0] != 0:
+            return "brk to a number"
+        if op == "sleep" and args and isinstance(args[0], int) and args[0] > 1000:
+            return "a long sleep"
+    return None
+
+
 def _walk(steps: list[Step]) -> list[Step]:
     out = []
     for s in steps:

@@ -176,7 +176,24 @@ def test_generation_is_deterministic_and_compiles() -> None:
             bad += 1
             assert "buffer" in str(e) or "address" in str(e), e
     assert bad <= 5
+    assert not any(gen.unsafe(gen.generate(7, i, "amd64")) for i in range(300))
+    assert gen.unsafe({"steps": [{"rfork": "RFPROC", "child": [{"read": [0, "b", 1]}]}]}) == "read of fd 0"
     assert gen.generate(7, 1, "amd64") != gen.generate(8, 1, "amd64")
+
+
+@pytest.mark.slow
+def test_kernel_against_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--kernel A --against B: two SIMULATED kernels a switch apart, the model out of the verdict."""
+    a = simfile(tmp_path, "amd64", SEED, [])
+    b = simfile(tmp_path, "amd64", SEED, ["+namec-error-suffix"])
+    out = tmp_path / "fz"
+    assert fuzz(out, "--arch", "amd64", "--kernel", str(a), "--against", str(b), "--programs", "64",
+                "--max-findings", "1") == 1
+    s = json.loads((out / "summary.json").read_text())
+    assert "SIMULATED" in s["reference"] and "namec" not in s["reference"] and "namec" in s["guest"]
+    f = s["findings"][0]
+    assert f["field"] == "err" and int(f["steps"]) <= MAX_STEPS
+    assert "A (guest)" in (out / str(f["dir"]) / "diff.txt").read_text()
 
 
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:
