@@ -61,6 +61,8 @@ def _mark(site: Site, cov: Coverage) -> tuple[str, str]:
         return "+", f"{site.kind.value} reached by {len(who)}: {', '.join(who[:SHOW_NAMES])}{more}"
     if not site.reachable:
         return "x", f"{site.kind.value} unreachable: {site.what}"
+    if site not in applicable(site.file, cov.profile, cov.arch)[0]:
+        return "-", f"{site.kind.value} not for {cov.arch} {cov.profile} (switch {site.switch or '-'}, arch {site.arch or 'any'})"
     return "!", f"{site.kind.value} NOT reached: {site.what}"
 
 
@@ -80,7 +82,7 @@ def other_commit_sites(file: str, commit: str) -> list[Site]:
 def text(file: str, source: str, commit: str, cov: Coverage) -> str:
     by_line = _by_line(file, commit)
     out = [f"# {file} at {commit}: rule sites of the model, {cov.arch} {cov.profile}, {cov.runs} programs",
-           "# + reached (by which), ! not reached, x unreachable", ""]
+           "# + reached (by which), ! not reached, x unreachable, - another profile's or arch's", ""]
     for n, src in enumerate(source.splitlines(), 1):
         sites = by_line.get(n, [])
         mark = sites and _mark(sites[0], cov)
@@ -104,7 +106,7 @@ def html_page(file: str, source: str, commit: str, cov: Coverage) -> str:
     by_line = _by_line(file, commit)
     summary = summarise(file, cov)
     rows = []
-    cls = {"+": "hit", "!": "miss", "x": "dead"}
+    cls = {"+": "hit", "!": "miss", "x": "dead", "-": "dead"}
     for n, src in enumerate(source.splitlines(), 1):
         sites = by_line.get(n, [])
         if sites:

@@ -127,6 +127,7 @@ class Fuzzer:
         self.findings: dict[Signature, Finding] = {}
         self.stats = Stats()
         self.stop = threading.Event()
+        self.in_play = in_play(cfg.arch, model.profile)
 
     # -- generation --------------------------------------------------------------
     def program(self, index: int) -> gen.Doc:
@@ -291,7 +292,7 @@ class Fuzzer:
     def progress_line(self) -> str:
         s = self.stats
         return (f"fuzz: {s.programs} programs ({s.rate():.0f}/s), {s.divergences} divergences,"
-                f" {len(self.findings)} distinct, coverage {len(self.coverage.reached())} sites,"
+                f" {len(self.findings)} distinct, coverage {len(self.coverage.reached())} of {self.in_play} sites,"
                 f" corpus {len(self.corpus)}" + (f", {s.invalid} invalid" if s.invalid else "")
                 + (f", {s.infra} infra" if s.infra else ""))
 
@@ -312,6 +313,15 @@ class Fuzzer:
         write_atomic(self.out / "summary.json", json.dumps(self.summary(), indent=1) + "\n")
         for i, doc in enumerate(self.corpus):
             write_atomic(self.out / "corpus" / f"{i:04d}.yaml", gen.to_yaml(doc, "kept: reached new rule sites"))
+
+
+def in_play(arch: str, profile: object) -> int:
+    """The reachable rule sites a model of PROFILE on ARCH can reach."""
+    from harness.coverage.sites import SITES
+    from harness.model.profiles import Profile, get_profile
+
+    prof = profile if isinstance(profile, Profile) else get_profile(str(profile))
+    return sum(1 for s in SITES if s.reachable and s.applies(prof, arch))
 
 
 def _mkdir(d: Path) -> None:

@@ -26,7 +26,7 @@ def test_annotated_sysproc_and_counts(tmp_path: Path, capsys: pytest.CaptureFixt
     lines = text.splitlines()
     seed_lines = SEED.read_text().splitlines()
     # every line of the seed is there, in order, with its number
-    body = [ln for ln in lines if re.match(r"^[ +!x] +\d+  ", ln)]
+    body = [ln for ln in lines if re.match(r"^[ +!x-] +\d+  ", ln)]
     assert len(body) == len(seed_lines)
     l42 = next(ln for ln in body if re.match(r"^\+ +42  ", ln))
     assert "rfork/bad-fdg-cfdg.yaml" in l42 and "error reached" in l42
