@@ -48,16 +48,20 @@ def simulated_profile(spec: str, base: str) -> object:
 @click.option("--programs", type=click.IntRange(1), help="Stop after this many programs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The generator's seed.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Guests in parallel.")
-@click.option("--batch", type=click.IntRange(1, 10000), default=32, show_default=True,
-              help="Programs per guest batch (one delivery, one boot for a real guest).")
+@click.option("--batch", type=click.IntRange(1, 10000),
+              help="Programs per guest batch: one delivery, one boot for a real guest (default 32; 256 on a real kernel).")
+@click.option("--no-restore", is_flag=True,
+              help="Real kernels: do not restore the booted snapshot after each program (faster; files a program "
+                   "leaves in the scratch directory then reach the next ones, which the model does not see).")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per program in a guest.")
 @click.option("--no-minimise", is_flag=True, help="Keep disagreeing programs as generated.")
 @click.option("--max-findings", type=click.IntRange(1), help="Stop once this many distinct divergences are found.")
 @click.option("-o", "--out", "outdir", type=click.Path(file_okay=False), default="results/fuzz", show_default=True,
               help="findings/NNN-SIGNATURE/{scenario.yaml,diff.txt}, corpus/, summary.json.")
 def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None, agent: str | None,
-         profile: str | None, budget: str | None, programs: int | None, seed: int, jobs: int, batch: int,
-         timeout: float, no_minimise: bool, outdir: str, max_findings: int | None = None) -> int:
+         profile: str | None, budget: str | None, programs: int | None, seed: int, jobs: int, batch: int | None,
+         timeout: float, no_minimise: bool, outdir: str, max_findings: int | None = None,
+         no_restore: bool = False) -> int:
     """Generate programs from the operations catalogue, run each on the model and in the guest,
     and minimise every disagreement to a scenario (deduplicated by op, field and kind).
 
@@ -78,7 +82,11 @@ def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None
         raise UsageError("--against B compares with --kernel A")
     prof = profile or default_profile(arch)
     get_profile(prof)
-    cfg = FuzzConfig(arch=arch, seed=seed, programs=programs, batch=batch, minimise=not no_minimise,
+    from harness.guest.simkernel import is_simulated_kernel
+
+    real = kernel is not None and not is_simulated_kernel(kernel)
+    cfg = FuzzConfig(arch=arch, seed=seed, programs=programs, batch=batch or (256 if real else 32),
+                     minimise=not no_minimise,
                      max_findings=max_findings,
                      budget=parse_duration(budget) if budget else None)
     if cfg.programs is None and cfg.budget is None:
@@ -95,10 +103,12 @@ def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None
         assert kernel is not None
         results = ResultsDir.create(str(out / "runs"), arch)
         results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "command": "fuzz"}
-        guests_, model = guest_targets(kernel, arch, prof, results, jobs, agent, timeout, say=click.echo)
+        guests_, model = guest_targets(kernel, arch, prof, results, jobs, agent, timeout, say=click.echo,
+                                       restore_each=not no_restore)
         guests = list(guests_)
         if against:
-            refs, _m = guest_targets(against, arch, prof, results, 1, agent, timeout, say=click.echo)
+            refs, _m = guest_targets(against, arch, prof, results, 1, agent, timeout, say=click.echo,
+                                     restore_each=not no_restore)
             reference, guests = guests[0], list(refs)
     fz = Fuzzer(cfg, model, guests, out, reference=reference, echo=lambda s: click.echo(s, err=True))
     what = f"{reference.label} against {guests[0].label}" if reference else f"model {prof} against {guests[0].label}"

@@ -84,7 +84,7 @@ class GuestTarget:
     """A guest through the run pipeline's sessions (a QEMU machine or the SIMULATED console)."""
 
     def __init__(self, label: str, factory: SessionFactory, results: ResultsDir, cfg: RunConfig,
-                 simulated: bool, keeps_session: bool, n: int = 0) -> None:
+                 simulated: bool, keeps_session: bool, n: int = 0, restore_each: bool = False) -> None:
         self.label = label
         self.factory = factory
         self.results = results
@@ -94,6 +94,9 @@ class GuestTarget:
         self.n = n
         self.session: GuestSession | None = None
         self.batches = 0
+        # a real guest keeps what a program wrote in its scratch directory; the model
+        # starts every program afresh: restore the booted snapshot after each one
+        self.restore_each = restore_each
 
     def _session(self, programs: dict[str, str]) -> GuestSession:
         if self.session is not None and self.keeps_session:
@@ -131,6 +134,8 @@ class GuestTarget:
                 out.append(Outcome(None, infra=transport[0] if transport else "the agent gave no records"))
             else:
                 out.append(Outcome(trace))
+            if self.restore_each and run.crash is None:
+                session = self._recover(session)
         return out
 
     def _recover(self, session: GuestSession) -> GuestSession:
@@ -145,7 +150,8 @@ class GuestTarget:
 
 def guest_targets(kernel: str, arch: str, profile: str, results: ResultsDir, jobs: int,
                   agent: str | None = None, timeout: float = 60.0,
-                  say: Callable[[str], None] | None = None) -> tuple[list[Target], ModelTarget]:
+                  say: Callable[[str], None] | None = None,
+                  restore_each: bool = True) -> tuple[list[Target], ModelTarget]:
     """One guest target per job for KERNEL (a real kernel under QEMU or a SIMULATED
     kernel file), and the model target that matches its delivery (agent image,
     scratch server)."""
@@ -178,5 +184,6 @@ def guest_targets(kernel: str, arch: str, profile: str, results: ResultsDir, job
     check_agent_image(arch, image, str(agent_path))
     cfg = RunConfig(arch=arch, profile=profile, agent_image=image, scenario_timeout=timeout, scratch_server="dossrv")
     factory = qemu_session_factory(arch, Path(kernel), agent_path)
-    return ([GuestTarget(f"{kernel} #{n}", factory, results, cfg, False, False, n) for n in range(jobs)],
+    return ([GuestTarget(f"{kernel} #{n}", factory, results, cfg, False, False, n, restore_each)
+             for n in range(jobs)],
             ModelTarget(arch, profile, agent_image=image, scratch_server="dossrv"))
