@@ -154,6 +154,22 @@ def test_through_the_simulated_console(arch: str, base: str, switch: str, tmp_pa
     assert rc == 1
 
 
+@pytest.mark.slow
+def test_jobs_do_not_change_the_findings(tmp_path: Path) -> None:
+    """Two SIMULATED console guests share each batch: the same findings as one."""
+    kernel = simfile(tmp_path, "amd64", SEED, ["+namec-error-suffix"])
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        assert fuzz(out, "--arch", "amd64", "--kernel", str(kernel), "--programs", "48", "--jobs", jobs) == 1
+        outs.append(out)
+    a, b = (findings(o) for o in outs)
+    assert a == b and len(a) >= 2
+    for f in a:
+        assert (outs[0] / str(f["dir"]) / "scenario.yaml").read_text() == \
+            (outs[1] / str(f["dir"]) / "scenario.yaml").read_text()
+
+
 def test_ddmin_finds_a_one_minimal_sublist() -> None:
     calls = []
 
