@@ -54,7 +54,10 @@ def signature(result: tdiff.DiffResult | None, crash: str | None) -> Signature |
     if result is None or result.first is None:
         return None
     d = result.first
-    return Signature(d.op or "?", d.field or "record", d.kind)
+    if d.kind != tdiff.FIELD:
+        return Signature(d.op or "?", "record", d.kind)
+    present = (d.a is not None, d.b is not None)
+    return Signature(d.op or "?", d.field or "record", "value" if all(present) else "presence")
 
 
 @dataclass
@@ -171,7 +174,11 @@ class Fuzzer:
             if sc is None:
                 self.stats.invalid += 1
                 continue
-            trace, hits = self.model.run_one(sc)
+            try:
+                trace, hits = self.model.run_one(sc)
+            except Exception as e:  # noqa: BLE001 - the model must never crash: that is a finding
+                self.model_crash(index, doc, e)
+                continue
             if any(r.out.get("hung") for r in trace.records):
                 self.stats.skipped += 1  # a real guest would sit there until the timeout
                 continue
@@ -264,6 +271,37 @@ class Fuzzer:
         self.echo(f"fuzz: new divergence {sig}: program {index}, minimised to {f.steps} steps"
                   f" ({f.statements} with blocks)"
                   f" -> {self.out / 'findings' / slug}")
+
+    def model_crash(self, index: int, doc: gen.Doc, e: Exception) -> None:
+        """The model raised: a model bug (SPEC 7), minimised on the model alone."""
+        import traceback
+
+        self.stats.divergences += 1
+        sig = Signature("model", "exception", type(e).__name__)
+        if sig in self.findings:
+            self.findings[sig].seen += 1
+            return
+
+        def still(docs: list[gen.Doc]) -> list[bool]:
+            out = []
+            for d in docs:
+                sc = _compile(d, self.cfg.arch)
+                try:
+                    if sc is not None:
+                        self.model.run_one(sc)
+                    out.append(False)
+                except Exception as e2:  # noqa: BLE001
+                    out.append(type(e2) is type(e))
+            return out
+
+        small = minimise(doc, still) if self.cfg.minimise else doc
+        slug = f"{len(self.findings) + 1:03d}-{sig.slug}"
+        small = {**small, "name": f"fuzz-{slug}", "description": f"harness fuzz: the model raised {sig.kind}"}
+        text = "".join(traceback.format_exception(e))
+        f = Finding(sig, index, small, doc, f"the model raised (a model bug, not a kernel verdict):\n{text}")
+        self.findings[sig] = f
+        self.write_finding(slug, f)
+        self.echo(f"fuzz: THE MODEL RAISED {type(e).__name__}: {e}: program {index} -> {self.out / 'findings' / slug}")
 
     def _diff_of(self, doc: gen.Doc, sig: Signature) -> str | None:
         sc = _compile(doc, self.cfg.arch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,3 +220,26 @@ def test_bad_input_is_exit_2(tmp_path: Path) -> None:
     assert main(["fuzz", "--arch", "amd64", "--simulate-profile", "+namec-error-suffix", "--budget", "ten",
                  "--out", str(tmp_path)]) == 2
     assert main(["fuzz", "--arch", "amd64", "--kernel", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+
+
+def test_a_model_exception_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    """The model must never raise (SPEC 7): when it does, the program is minimised on
+    the model alone and written as a finding, and fuzzing goes on."""
+    from harness.fuzz.engine import FuzzConfig, Fuzzer
+    from harness.fuzz.target import ModelTarget
+    from harness.scenario.compiler import Scenario
+
+    class Broken(ModelTarget):
+        def run_one(self, sc: Scenario) -> Any:
+            if any(s.op == "pipe" for stmts in sc.program.blocks.values() for s in stmts):
+                raise ZeroDivisionError("a planted model bug")
+            return super().run_one(sc)
+
+    fz = Fuzzer(FuzzConfig(arch="amd64", seed=0, programs=200), Broken("amd64", SEED),
+                [ModelTarget("amd64", SEED, source="guest", simulated=True)], tmp_path)
+    fz.run()
+    [f] = fz.findings.values()
+    assert str(f.signature) == "model exception ZeroDivisionError"
+    assert [gen.op_of(s) for s in f.doc["steps"]] == ["pipe"]
+    assert "a planted model bug" in (tmp_path / "findings" / "001-model-exception-ZeroDivisionError" / "diff.txt").read_text()
+    assert fz.stats.programs == 200
