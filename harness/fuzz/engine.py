@@ -27,6 +27,7 @@ from harness.fuzz.target import ModelTarget, Outcome, Target
 from harness.report import text as rtext
 from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
+from harness.trace.schema import CALL
 
 BATCH = 32  # programs per guest batch (one delivery, one boot for a real guest)
 MUTATE = 0.4  # share of programs made from a kept one once the corpus has any
@@ -127,6 +128,7 @@ class Fuzzer:
         self.echo = echo or (lambda s: None)
         self.coverage = Coverage(cfg.arch, model.profile_name)
         self.corpus: list[gen.Doc] = []
+        self.outcomes: set[str] = set()  # op:errstr pairs the model has shown
         self.findings: dict[Signature, Finding] = {}
         self.stats = Stats()
         self.stop = threading.Event()
@@ -182,7 +184,12 @@ class Fuzzer:
             if any(r.out.get("hung") for r in trace.records):
                 self.stats.skipped += 1  # a real guest would sit there until the timeout
                 continue
-            if self.coverage.add(doc["name"], hits):
+            # kept: a new rule site, or a call failing a way no program made it fail
+            # before (finer than the sites: one error() serves many calls)
+            outcomes = {f"{r.op}:{r.err}" for r in trace.records if r.kind == CALL}
+            new = self.coverage.add(doc["name"], hits) | (outcomes - self.outcomes)
+            self.outcomes |= outcomes
+            if new:
                 self.corpus.append(doc)
             ready.append((index, doc, sc, Outcome(trace)))
         self.stats.model_seconds += time.monotonic() - t0
