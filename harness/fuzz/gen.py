@@ -41,7 +41,10 @@ WEIGHTS: dict[str, int] = {
     "dup": 2, "pipe": 2, "read": 2, "write": 2, "seek": 2, "remove": 2, "fd2path": 2, "chdir": 1,
     "postnote": 2, "probe": 4, "putenv": 1, "touch": 1,
 }
-RECIPES = {"exec_script": 4, "exec_aout": 4, "rfork": 4, "exits": 1, "sem": 3, "note": 4, "group_note": 2}
+RECIPES = {"exec_script": 4, "exec_aout": 4, "rfork": 4, "exits": 1, "sem": 3, "note": 4, "group_note": 2,
+           "rendezvous": 2}
+# The catalogue's operations only recipes make (tests/fuzz: WEIGHTS and these are every operation).
+RECIPE_OPS = ("exec", "rfork", "writefile", "exits", "rendezvous")
 
 BUF_SIZES = (0, 1, 4, 5, 64, 127, 128, 129, 256)
 INTS = (0, 1, 2, 3, -1, 4, 7, 8, 16, 64, 127, 128, 255, 4095, 4096, 65536, 0x7FFFFFFF, 0xFFFFFFFF, -4096)
@@ -320,6 +323,17 @@ def group_note_steps(st: State) -> list[Step]:
     return [*out, {"postnote": ["PNGROUP", "$pid", note_text(st)]}, {"await": [st.buffer(256), 256]}]
 
 
+def rendezvous_steps(st: State) -> list[Step]:
+    """A child and its parent meet on a tag (never a lone rendezvous: it would wait forever)."""
+    tag = st.pick((1, 2, 0x1000, -1))
+    v = st.var("kid")
+    st.pids.append(v)
+    child = [{"rendezvous": [tag, st.pick((0, 7, -1))]}, {"exits": None}]
+    flags = st.pick(("RFPROC", "RFPROC|RFMEM", "RFPROC|RFNOWAIT"))
+    return [{"rfork": flags, "as": v, "child": child}, {"rendezvous": [tag, st.pick((42, 0))]},
+            {"await": [st.buffer(256), 256]}]
+
+
 def note_steps(st: State) -> list[Step]:
     """A handler, then a note: to itself, its group, or a fault (touch of an unmapped word)."""
     out: list[Step] = [{"notify": st.pick(("cont", "cont", "dflt", "exit", "badarg", "none"))}]
@@ -358,6 +372,8 @@ def one_step(st: State, in_child: bool = False) -> list[Step]:
             return note_steps(st)
         if op == "group_note":
             return group_note_steps(st)
+        if op == "rendezvous":
+            return rendezvous_steps(st)
         step = generic_step(op, st)
         if step is not None:
             return [step]

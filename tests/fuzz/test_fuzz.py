@@ -213,6 +213,15 @@ def test_kernel_against_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "A (guest)" in (out / str(f["dir"]) / "diff.txt").read_text()
 
 
+def test_every_operation_of_the_catalogue_is_generated() -> None:
+    from harness.ops import OPS
+
+    assert set(gen.WEIGHTS) | set(gen.RECIPE_OPS) == set(OPS)
+    assert not set(gen.WEIGHTS) & set(gen.RECIPE_OPS)
+    made = {gen.op_of(s) for i in range(400) for s in gen._walk(gen.generate(3, i, "amd64")["steps"])}
+    assert made == set(OPS), set(OPS) - made
+
+
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:
     assert main(["fuzz", "--arch", "amd64", "--out", str(tmp_path)]) == 2  # no guest
     assert main(["fuzz", "--arch", "vax", "--simulate-profile", "+x", "--out", str(tmp_path)]) == 2
