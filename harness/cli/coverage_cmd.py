@@ -68,6 +68,9 @@ def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir:
     if not files:
         raise UsageError("no scenarios matched")
     seed = seed_source(source)
+    if seed is None:
+        click.echo("coverage: the seed sysproc.c was not found (--source FILE or $NINE_HARNESS_SHARED):"
+                   " its sites are listed, not the file", err=True)
     cov, skipped = collect.corpus(files, arch, prof, default_corpus())
     out = Path(outdir)
     _mkdir(out)
