@@ -79,7 +79,9 @@ def coverage(scenarios: tuple[str, ...], arch: str, profile: str | None, outdir:
         write_atomic(out / f"{f.replace('/', '_')}.cov.txt", text_)
         if page is not None:
             write_atomic(out / f"{f.replace('/', '_')}.cov.html", page)
-        click.echo(annotate.summarise(f, cov).line())
+        summary = annotate.summarise(f, cov)
+        if summary.sites:  # files whose sites are all another arch's or profile's: the file only
+            click.echo(summary.line())
     write_atomic(out / "coverage.json", json.dumps({**cov.to_json(), "skipped": skipped,
                                                     "sites": [s.id for s in sites.SITES]}, indent=1) + "\n")
     prof_ = get_profile(prof)

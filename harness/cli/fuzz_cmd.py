@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError
 
 
 def parse_duration(text: str) -> float:
@@ -125,6 +125,9 @@ def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None
         fz.write_summary()
         click.echo(f"fuzz: interrupted; {fz.progress_line()[6:]}", err=True)
         return 130
+    except HarnessError:
+        fz.write_summary()  # what was found before the guest failed (a boot, the disk) is kept
+        raise
     finally:
         for s, h in old.items():
             signal.signal(s, h)
