@@ -252,3 +252,25 @@ def test_a_model_exception_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     assert [gen.op_of(s) for s in f.doc["steps"]] == ["pipe"]
     assert "a planted model bug" in (tmp_path / "findings" / "001-model-exception-ZeroDivisionError" / "diff.txt").read_text()
     assert fz.stats.programs == 200
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_batch_and_keeps_everything(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "fz"
+    p = subprocess.Popen([sys.executable, "-m", "harness", "fuzz", "--arch", "amd64", "--simulate-profile",
+                          "+namec-error-suffix", "--budget", "5m", "--out", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "findings").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    _out, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["programs"] > 0 and s["findings"]
+    assert all((out / f["dir"] / "scenario.yaml").is_file() for f in s["findings"])
