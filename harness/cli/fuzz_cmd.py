@@ -42,6 +42,8 @@ def simulated_profile(spec: str, base: str) -> object:
 @click.option("--kernel", help="The guest kernel: a 9front kernel under QEMU, or a [simulated-kernel] file.")
 @click.option("--against", help="A second kernel: kernel against kernel (no model in the verdict).")
 @click.option("--simulate-profile", "simprof", help="No guest: the model under [PROFILE]+SWITCH-SWITCH stands for it (SIMULATED).")
+@click.option("--cross-arch", "cross_arch", help="No guest: the programs on --arch and this arch of the model, "
+              "differences no arch rule explains written as findings.")
 @click.option("--agent", type=click.Path(exists=True, dir_okay=False), help="The guest agent a.out (real kernels).")
 @click.option("--profile", help="The model's profile (default: the arch's oldest kernel).")
 @click.option("--budget", help="Stop after this long (90s, 10m, 1h).")
@@ -61,7 +63,7 @@ def simulated_profile(spec: str, base: str) -> object:
 def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None, agent: str | None,
          profile: str | None, budget: str | None, programs: int | None, seed: int, jobs: int, batch: int | None,
          timeout: float, no_minimise: bool, outdir: str, max_findings: int | None = None,
-         no_restore: bool = False) -> int:
+         no_restore: bool = False, cross_arch: str | None = None) -> int:
     """Generate programs from the operations catalogue, run each on the model and in the guest,
     and minimise every disagreement to a scenario (deduplicated by op, field and kind).
 
@@ -76,6 +78,8 @@ def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None
 
     if arch not in ARCHES:
         raise UsageError(f"unknown arch {arch!r} (known: {', '.join(ARCHES)})")
+    if cross_arch is not None:
+        return _cross_arch(arch, cross_arch, profile, seed, programs or 1000, Path(outdir))
     if sum(x is not None for x in (kernel, simprof)) != 1:
         raise UsageError("give the guest: --kernel K or --simulate-profile SPEC (one of them)")
     if against and not kernel:
@@ -139,6 +143,22 @@ def fuzz(arch: str, kernel: str | None, against: str | None, simprof: str | None
     if fz.stop.is_set():
         return 143
     return 1 if fz.findings else 0
+
+
+def _cross_arch(arch: str, other: str, profile: str | None, seed: int, programs: int, out: Path) -> int:
+    from harness.fuzz.crossarch import CrossFuzz
+    from harness.model.arch import ARCHES
+    from harness.model.profiles import CURRENT, get_profile
+
+    if other not in ARCHES or other == arch:
+        raise UsageError(f"--cross-arch takes another arch (known: {', '.join(ARCHES)})")
+    prof = profile or CURRENT
+    get_profile(prof)
+    cf = CrossFuzz(arch, other, prof, seed, out)
+    click.echo(f"fuzz: {programs} programs on {arch} and {other} of the model ({prof}), seed {seed}; results in {out}/")
+    cf.run(programs, lambda s: click.echo(s, err=True))
+    click.echo(f"fuzz: {cf.programs} programs: {cf.counts}; {len(cf.unexplained)} distinct unexplained")
+    return 1 if cf.unexplained else 0
 
 
 if __name__ == "__main__":

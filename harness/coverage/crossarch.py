@@ -126,16 +126,25 @@ def compare(files: list[Path], arch_a: str, arch_b: str, profile: str, root: Pat
         if result.identical:
             continue
         out.differing += 1
-        only = sorted(ha ^ hb)
-        for d in result.divergences:
-            fact = classify(d.a, d.b, facts) if d.kind == tdiff.FIELD else None
-            if only:
-                verdict, why = KNOWN_SITES, "sites on one arch only: " + ", ".join(only[:4])
-            elif fact:
-                verdict, why = KNOWN_FACT, fact
-            else:
-                verdict, why = UNEXPLAINED, "no arch rule of the model names it"
-            out.differences.append(ArchDifference(name, d.where, d.field or d.kind, d.a, d.b, verdict, why))
+        out.differences += judge(name, result, ha, hb, facts)
+    return out
+
+
+def judge(name: str, result: tdiff.DiffResult, ha: set[str], hb: set[str],
+          facts: dict[str, tuple[int, int]]) -> list[ArchDifference]:
+    """Each divergence of RESULT (two arches' traces) with its verdict; HA, HB: the
+    rule sites each run reached."""
+    only = sorted(ha ^ hb)
+    out = []
+    for d in result.divergences:
+        fact = classify(d.a, d.b, facts) if d.kind == tdiff.FIELD else None
+        if only:
+            verdict, why = KNOWN_SITES, "sites on one arch only: " + ", ".join(only[:4])
+        elif fact:
+            verdict, why = KNOWN_FACT, fact
+        else:
+            verdict, why = UNEXPLAINED, "no arch rule of the model names it"
+        out.append(ArchDifference(name, d.where, d.field or d.kind, d.a, d.b, verdict, why))
     return out
 
 

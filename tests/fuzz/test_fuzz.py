@@ -222,6 +222,16 @@ def test_every_operation_of_the_catalogue_is_generated() -> None:
     assert made == set(OPS), set(OPS) - made
 
 
+def test_cross_arch_programs_on_the_model(tmp_path: Path) -> None:
+    """Generated programs on amd64 and arm64 of the model: every difference judged."""
+    rc = fuzz(tmp_path, "--arch", "amd64", "--cross-arch", "arm64", "--programs", "150")
+    s = json.loads((tmp_path / "crossarch.json").read_text())
+    assert s["programs"] == 150 and s["counts"].get("known: arch rule (rule sites)", 0) > 0
+    assert rc == (1 if s["unexplained"] else 0)
+    assert len(list((tmp_path / "findings").glob("*/scenario.yaml")) if s["unexplained"] else []) == \
+        len(s["unexplained"])
+
+
 def test_bad_input_is_exit_2(tmp_path: Path) -> None:
     assert main(["fuzz", "--arch", "amd64", "--out", str(tmp_path)]) == 2  # no guest
     assert main(["fuzz", "--arch", "vax", "--simulate-profile", "+x", "--out", str(tmp_path)]) == 2
@@ -229,6 +239,7 @@ def test_bad_input_is_exit_2(tmp_path: Path) -> None:
     assert main(["fuzz", "--arch", "amd64", "--simulate-profile", "+namec-error-suffix", "--budget", "ten",
                  "--out", str(tmp_path)]) == 2
     assert main(["fuzz", "--arch", "amd64", "--kernel", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    assert main(["fuzz", "--arch", "amd64", "--cross-arch", "amd64", "--out", str(tmp_path)]) == 2
 
 
 def test_a_model_exception_is_a_finding_not_a_crash(tmp_path: Path) -> None:
