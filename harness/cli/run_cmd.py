@@ -16,7 +16,7 @@ from harness.report.symbolise import symboliser
 from harness.report.text import run_summary_line, verdict_lines
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.scenario.compiler import compile_scenario, find_scenarios
+from harness.scenario.compiler import check_scenarios, compile_scenario, find_scenarios
 
 POINTER = """\
 No kernel given, so this ran the corpus on the golden model only.
@@ -98,6 +98,7 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         raise UsageError("a guest run takes one arch at a time")
     prof = profile or default_profile(arch)
     files = find_scenarios(list(scenarios) or None, syscall)
+    check_scenarios(files, [arch])  # every malformed file listed, nothing run
     compiled = [sc for sc in (compile_scenario(f, arch) for f in files) if sc.runs_on(arch, prof)]
     if not compiled:
         raise UsageError("no scenarios matched")

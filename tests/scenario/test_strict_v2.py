@@ -1,0 +1,179 @@
+"""Strict scenarios (issue 10) and the v2 forms: repeat, patterns, ran: false.
+
+Each malformed case must be refused with its file and line; each v2 form is
+compiled and run on the model, and its expectation must both pass on the
+right trace and fail on a wrong one (so no check here can pass vacuously).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.errors import ScenarioError
+from harness.run.modelrun import model_trace
+from harness.scenario.compiler import Scenario, compile_scenario
+from harness.scenario.expect import check
+
+SEED = "9front-2022.05"
+
+
+def _write(tmp_path: Path, text: str, name: str = "case.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text).lstrip("\n"))
+    return p
+
+
+def _compile(tmp_path: Path, text: str) -> Scenario:
+    return compile_scenario(_write(tmp_path, text), "amd64")
+
+
+def _reject(tmp_path: Path, text: str) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        _compile(tmp_path, text)
+    assert str(info.value).startswith(f"{tmp_path / 'case.yaml'}:{info.value.line}: ")
+    return info.value
+
+
+def _mismatches(sc: Scenario) -> list[str]:
+    trace = model_trace(sc, "amd64", SEED, None)
+    return [str(m) for m in check(sc, trace.records, "amd64", SEED)]
+
+
+@pytest.mark.parametrize("body, line, words", [
+    ("steps:\n  - close: 3\n    chlid: []\n", 4, "unknown step key(s) ['chlid']"),
+    ("steps:\n  - close: 3\n    child: []\n", 4, "child: belongs to rfork, not close"),
+    ("steps:\n  - close: 3\n    then: []\n", 4, "then: belongs to exec, not close"),
+    ("steps:\n  - close: 3\n    expect: {out.text: x}\n", 5, "close reports no out.text"),
+    ("steps:\n  - await: [b, 9]\n    expect: {out.txt: x}\n", 5, "await reports no out.txt (its out keys: out.hung, out.text)"),
+    ("steps:\n  - probe: brk\n    expect: {out.segments: x}\n", 5, "probe reports no out.segments"),
+    ("steps:\n  - close: 3\n    expect: {ret: '=>0'}\n", 5, "'=>0' is not a comparison"),
+    ("steps:\n  - close: 3\n    expect: {ret: '==$nope'}\n", 5, "no earlier step is saved as 'nope'"),
+    ("steps:\n  - close: 3\n    expect: {err: {re: '('}}\n", 5, "re: "),
+    ("steps:\n  - close: 3\n    expect: {err: {maybe: x}}\n", 5, "exactly one of one_of, not, re, same_as"),
+    ("steps:\n  - close: 3\n    expect: {ran: 0}\n", 5, "ran: true or false"),
+    ("steps:\n  - close: 3\n    expect[vax]: {ret: 0}\n", 4, "expect[vax]: not a profile, an arch"),
+    ("arches: [vax]\nsteps:\n  - close: 3\n", 3, "arches: unknown arch 'vax'"),
+    ("profiles: [9front-1999]\nsteps:\n  - close: 3\n", 3, "profiles: unknown profile '9front-1999'"),
+    ("steps:\n  - repeat: 2\n    index: pid\n    steps: [{close: 3}]\n", 4, "index 'pid' must be a new plain word"),
+    ("steps:\n  - repeat: 2\n    step: []\n", 4, "repeat: unknown key(s) ['step']"),
+    ("steps:\n  - repeat: -1\n    steps: [{close: 3}]\n", 4, "repeat: a count"),
+])
+def test_strict_errors_name_file_and_line(tmp_path: Path, body: str, line: int, words: str) -> None:
+    text = "covers: [close]\nbuffers: {b: 64}\n" + body
+    err = _reject(tmp_path, text)
+    assert words in err.reason
+    assert err.line == line  # the step's line, or its expect mapping's
+
+
+def test_a_directory_is_checked_whole_and_nothing_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "dir"
+    d.mkdir()
+    _write(d, "covers: [close]\nsteps:\n  - close: 3\n", "good.yaml")
+    _write(d, "covers: [close]\nsteps:\n  - close: 3\n    child: []\n", "bad1.yaml")
+    _write(d, "covers: [close]\nsteps:\n  - close: 3\n    expect: {out.text: x}\n", "bad2.yaml")
+    out = tmp_path / "out"
+    for cmd in (["model", str(d), "-o", str(out)], ["compile", str(d)]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert any(f"{d / 'bad1.yaml'}:3: child:" in e for e in err), err
+        assert any(f"{d / 'bad2.yaml'}:4: expect: close reports no out.text" in e for e in err), err
+        assert err[-1] == "2 malformed scenarios: nothing was run"
+    assert not out.exists()  # nothing ran: no trace written
+
+
+def test_repeat_unrolls_with_its_index_in_numbers_strings_and_names(tmp_path: Path) -> None:
+    sc = _compile(tmp_path, """
+        covers: [dup, close]
+        steps:
+          - repeat: 3
+            index: k
+            steps:
+              - dup: [0, -1]
+                as: fd$k
+                expect: {ret: ">=0"}
+              - werrstr: "round $k"
+          - close: $fd2
+            expect: {ret: 0}
+          - probe: errstr
+            expect: {out.errstr: "round 2"}
+          - dup: [0, -1]
+            expect: {ret: "==$fd2"}
+    """)
+    main_block = sc.program.blocks["main"]
+    assert [s.op for s in main_block] == ["dup", "werrstr"] * 3 + ["close", "probe", "dup"]
+    assert [s.args[0].text for s in main_block if s.op == "werrstr"] == ["round 0", "round 1", "round 2"]
+    assert {"fd0", "fd1", "fd2"} <= set(sc.labels)
+    assert _mismatches(sc) == []
+
+
+def test_comparison_with_an_earlier_step_can_fail(tmp_path: Path) -> None:
+    sc = _compile(tmp_path, """
+        covers: [dup]
+        steps:
+          - dup: [0, -1]
+            as: first
+          - dup: [0, -1]
+            expect: {ret: "==$first"}
+    """)
+    bad = _mismatches(sc)
+    assert len(bad) == 1 and "ret: expected '==$first'" in bad[0]
+
+
+def test_alternation_negation_regex_and_same_as(tmp_path: Path) -> None:
+    sc = _compile(tmp_path, """
+        covers: [open, errstr]
+        buffers: {e: 128}
+        steps:
+          - open: [/nonexistent/x, OREAD]
+            as: o1
+            expect:
+              ret: {one_of: [-2, -1]}
+              err: {not: "*permission*"}
+          - open: [/nonexistent/y, OREAD]
+            expect: {err: {re: "'/nonexistent(/[xy])?' (file )?does not exist"}, ret: {same_as: o1}}
+          - probe: errstr
+            expect: {out.errstr: {one_of: ["*exist*", "nope"]}}
+    """)
+    assert _mismatches(sc) == []
+    wrong = _compile(tmp_path, """
+        covers: [open]
+        steps:
+          - open: [/nonexistent/x, OREAD]
+            expect: {ret: {not: -1}, err: {one_of: [a, b]}}
+    """)
+    bad = _mismatches(wrong)
+    assert len(bad) == 2 and "ret:" in bad[0] and "err:" in bad[1]
+
+
+def test_a_step_that_must_not_run(tmp_path: Path) -> None:
+    sc = _compile(tmp_path, """
+        covers: [exits]
+        steps:
+          - rfork: [RFPROC]
+            child:
+              - exits: bye
+              - close: 3
+                expect: {ran: false}
+          - close: 3
+            expect: {ran: true}
+    """)
+    assert _mismatches(sc) == []
+    runs = _compile(tmp_path, """
+        covers: [close]
+        steps:
+          - close: 3
+            expect: {ran: false}
+    """)
+    bad = _mismatches(runs)
+    assert len(bad) == 1 and "ran: expected False, got True" in bad[0]
+
+
+def test_a_huge_value_is_cut_in_mismatch_lines(tmp_path: Path) -> None:
+    from harness.scenario.expect import Mismatch
+
+    text = str(Mismatch("s", 1, 2, "out.text", "x", "y" * (16 << 20)))
+    assert len(text) < 400 and f"({(16 << 20) + 2} characters)" in text
