@@ -84,7 +84,7 @@ from harness.model.proc import pexit
 from harness.model.syscall import SYSCALLS, Result
 from harness.model.sysproc import sysexec, sysexits
 from harness.program import Arg as ProgArg
-from harness.program import Program, Stmt
+from harness.program import Program, Stmt, expand_vars
 from harness.trace.schema import ACTION, CALL, NOTE, PROBE, START, Record, abbreviate_args
 
 STEP_LIMIT = 20000  # statements in all: a guard against runaway programs
@@ -311,8 +311,10 @@ class Agent:
         mask = self.k.arch.addr_mask
         if k == "i":
             return a.int_value()
-        if k == "s":
+        if k in ("s", "f"):
             t = t.replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
+            if k == "f":  # $NAME: the variable's value now, signed decimal (agent.c fmtvars)
+                t = expand_vars(t, lambda n: _signed(self.resolve(c, ProgArg("v", n))))
             return Str(raw(t))
         if k == "b":
             name, off = a.buffer_ref()
@@ -415,3 +417,11 @@ ACTIONS: dict[str, Callable[[Agent, Ctx, Args], Result]] = {
     "putenv": Agent.act_putenv,
     "touch": Agent.act_touch,
 }
+
+
+def _signed(v: object) -> int:
+    """A variable as agent.c prints it in an f: string: its 64-bit word, signed."""
+    if not isinstance(v, int):
+        return 0
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >> 63 else v

@@ -27,7 +27,7 @@ from harness.ops import (
     TOUCH_WORDS,
     OpKind,
 )
-from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
+from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64, string_vars
 from harness.program import parse as parse_program
 from harness.scenario import cache
 from harness.scenario.constants import ALL as CONSTANTS
@@ -276,7 +276,10 @@ class _Compiler:
             if "\n" in text or "\0" in text:
                 raise self.fail(line, "strings may not hold newlines or NULs; use a buffer")
             self._charge(len(text), line)  # aliases can repeat one long string
-            return [Arg("s", text)]
+            names = string_vars(text) if "$" in text else []
+            for n in names:  # /proc/$kid/ctl: the variable's value when the step runs
+                self.var_arg(n, line)
+            return [Arg("f" if names else "s", text)]
         if typ == "buf":
             if v is None:
                 return [Arg("n", "")]
@@ -300,7 +303,7 @@ class _Compiler:
                 raise self.fail(line, "argv must be a list of strings (or null for a nil argv)")
             out: list[Arg] = []
             for item in v:
-                if type(item) is str and "\n" not in item and "\0" not in item:  # the common case, inline
+                if type(item) is str and "\n" not in item and "\0" not in item and "$" not in item:  # the common case
                     self._charge(len(item), line)
                     out.append(Arg("s", item))
                 else:

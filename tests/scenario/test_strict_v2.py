@@ -177,3 +177,44 @@ def test_a_huge_value_is_cut_in_mismatch_lines(tmp_path: Path) -> None:
 
     text = str(Mismatch("s", 1, 2, "out.text", "x", "y" * (16 << 20)))
     assert len(text) < 400 and f"({(16 << 20) + 2} characters)" in text
+
+
+def test_variables_inside_strings_become_f_arguments(tmp_path: Path) -> None:
+    sc = _compile(tmp_path, """
+        covers: [open]
+        steps:
+          - dup: [0, -1]
+            as: fd
+          - open: ["/fd/$fd", OREAD]
+          - open: ["$dir/x${pid}y$", OREAD]
+          - open: ["$agent", OREAD]
+    """)
+    toks = [s.args[0].token for s in sc.program.blocks["main"][1:]]
+    assert toks == ["f:/fd/$fd", "f:$dir/x${pid}y$", "s:$agent"]
+    err = _reject(tmp_path, """
+        covers: [open]
+        steps:
+          - open: ["/proc/$kid/ctl", OREAD]
+    """)
+    assert err.line == 3 and "variable $kid is used before any step sets it" in err.reason
+
+
+def test_f_strings_expand_in_the_model_and_parse_checks_their_variables() -> None:
+    from harness.errors import ProgramError
+    from harness.program import expand_vars, parse, string_vars
+
+    assert string_vars("$dir/$a/${b}c/$agent/$") == ["a", "b"]
+    assert expand_vars("/proc/$a/${b}x", {"a": 7, "b": -1}.__getitem__) == "/proc/7/-1x"
+    with pytest.raises(ProgramError, match="variable 'kid' is never set"):
+        parse("nhprog 1\nscenario x\nblock main\n1 open f:/proc/$kid/ctl i:0\nend\n")
+
+
+def test_the_proc_var_scenario_reads_the_childs_own_file(tmp_path: Path) -> None:
+    from harness.scenario.compiler import default_corpus
+
+    sc = compile_scenario(default_corpus() / "v2" / "proc-var-path.yaml", "amd64")
+    trace = model_trace(sc, "amd64", SEED, None)
+    opens = [r for r in trace.records if r.op == "open"]
+    kid = next(r.ret for r in trace.records if r.op == "rfork" and r.proc == "main")
+    assert opens[0].ret >= 0 and opens[-1].err == f"'/proc/{kid}' file does not exist"
+    assert check(sc, trace.records, "amd64", SEED) == []
