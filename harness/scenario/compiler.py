@@ -52,7 +52,7 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
 _VALUE_FORMS = {"addr", "repeat", "times", "text", "hex"}
 STEP_KEYS = ("expect", "as", "child", "then", "doc", "observed")
 BLOCK_KEYS = ("child", "then")  # each only on the op with that block parameter
-EXPECT_FIELDS = ("ret", "err", "ran")  # and out.KEY (the op's out keys in harness/ops)
+EXPECT_FIELDS = ("ret", "err", "ran", "notes")  # and out.KEY (the op's out keys in harness/ops)
 # repeat: N with an index variable, unrolled when the scenario compiles
 REPEAT_KEYS = ("repeat", "index", "steps", "doc")
 REPEAT_MAX = 16384  # like STEPS_MAX: the unrolled steps count against it
@@ -510,8 +510,11 @@ class _Compiler:
                     raise self.fail(at, f"{where}: unknown field {k!r} ({', '.join(EXPECT_FIELDS)}, out.KEY)")
                 if k == "ran" and not isinstance(want, bool):
                     raise self.fail(at, f"{where}: ran: true or false")
+                if k == "notes" and not isinstance(want, list):
+                    raise self.fail(at, f"{where}: notes: a list of patterns, one per note the handler got at this step")
                 try:
-                    check_pattern(self._subst_value(want), self.labels)
+                    for p in (want if k == "notes" else [want]):
+                        check_pattern(self._subst_value(p), self.labels)
                 except PatternError as e:
                     raise self.fail(at, f"{where}: {k}: {e}") from None
             return {k: self._subst_value(w) for k, w in v.items()}

@@ -6,6 +6,9 @@ model is held to them.  A value is matched exactly, except:
 * the patterns of harness/scenario/patterns.py: "any", comparisons
   (">0", "==$fd"), shell-style globs, one_of / not / re / same_as;
 * ``ran: false``: the step must leave no record (it must not run);
+* ``notes: [P, ...]``: the notes the agent's handler recorded at this step
+  (note records carry the step they interrupted), in order, one pattern each;
+  ``notes: []``: none;
 * out.segments is compared in /proc/N/segment's shape, as the probes print it:
   ``Stack 7ffffefff000 7ffffffff000 1 | Text R 200000 400000 2 | ...``.
 """
@@ -21,6 +24,7 @@ from harness.scenario.patterns import matches
 from harness.trace.schema import Record
 
 RAN = "ran"  # expect: {ran: false}: the step must not run
+NOTES = "notes"  # expect: {notes: [...]}: the note records of the step
 STEP_LIMIT_HUNG = "step-limit"  # out.hung of a run the model cut short (harness/model/agent.py)
 
 @dataclass
@@ -83,6 +87,10 @@ def check(scenario: Scenario, records: list[Record], arch: str, profile: str) ->
             out.append(Mismatch(scenario.name, r.step, line, "run", "an end", "the model's step limit"))
             break
     lookup = _lookup(scenario, by_step)
+    notes: dict[tuple[str, int], list[Any]] = {}
+    for r in records:
+        if r.kind == "note":
+            notes.setdefault((r.proc, r.step), []).append(r.out.get("note"))
     for exp in scenario.expects:
         wanted = exp.for_run(arch, profile)
         recs = by_step.get(exp.step, [])
@@ -96,6 +104,12 @@ def check(scenario: Scenario, records: list[Record], arch: str, profile: str) ->
             continue
         rec = recs[0]
         for fname, want in wanted.items():
+            if fname == NOTES:
+                got_notes = notes.get((rec.proc, exp.step), [])
+                if len(got_notes) != len(want) or not all(
+                        matches(w, g, "out.note", lookup) for w, g in zip(want, got_notes, strict=False)):
+                    out.append(Mismatch(scenario.name, exp.step, exp.line, fname, want, got_notes))
+                continue
             got = _field(rec, fname)
             if not matches(want, got, fname, lookup):
                 out.append(Mismatch(scenario.name, exp.step, exp.line, fname, want, got))

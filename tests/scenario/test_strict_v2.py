@@ -218,3 +218,23 @@ def test_the_proc_var_scenario_reads_the_childs_own_file(tmp_path: Path) -> None
     kid = next(r.ret for r in trace.records if r.op == "rfork" and r.proc == "main")
     assert opens[0].ret >= 0 and opens[-1].err == f"'/proc/{kid}' file does not exist"
     assert check(sc, trace.records, "amd64", SEED) == []
+
+
+def test_expectations_on_note_records(tmp_path: Path) -> None:
+    from harness.scenario.compiler import default_corpus
+
+    sc = compile_scenario(default_corpus() / "v2" / "postnote-self-repeat.yaml", "amd64")
+    assert _mismatches(sc) == []
+    wrong = _compile(tmp_path, """
+        covers: [notify]
+        steps:
+          - notify: cont
+          - postnote: [PNPROC, $pid, hello]
+            expect: {notes: [{not: hello}]}
+          - postnote: [PNPROC, $pid, again]
+            expect: {notes: []}
+    """)
+    bad = _mismatches(wrong)
+    assert len(bad) == 2 and "got ['hello']" in bad[0] and "got ['again']" in bad[1]
+    err = _reject(tmp_path, "covers: [x]\nsteps:\n  - close: 3\n    expect: {notes: x}\n")
+    assert "notes: a list of patterns" in err.reason
