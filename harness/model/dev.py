@@ -21,6 +21,7 @@ DEVFILES = {"/dev/null": ChanKind.NULL, "/dev/cons": ChanKind.CONS, "/dev/user":
 # RFNOMNT's devmask (sysproc.c:52, devs = "|decp"): the # devices still allowed.
 NOMNT_DEVS = ("|", "d", "e", "c", "p")
 ENV = "/env/"
+MAXATOMIC = 64 * 1024  # qio.c:51 Maxatomic
 
 
 def procargs(q: Proc) -> str:
@@ -66,8 +67,12 @@ def devread(p: Proc, c: Chan, n: int) -> Generator[Wait, Wake | None, bytes]:
             why = yield Wait(ready=lambda: bool(q) or c.pipe is None or c.pipe.open_ends[1 - c.end] == 0)
             if why == Wake.INTR:
                 raise KernelError(Eintr)
-        data = bytes(q[:n])
-        del q[:n]
+        # qio.c:1022-1029 qread (pipe queues are neither Qcoalesce nor Qmsg):
+        # one block per read, the rest of a block too big put back
+        first = q.pop(0) if q else b""  # empty and no writer: 0 bytes (qwait: closed)
+        data = first[:n]
+        if len(first) > n:
+            q.insert(0, first[n:])
     elif c.kind == ChanKind.FILE and c.node is not None:
         data = bytes(c.node.data[c.offset : c.offset + n])
     elif c.kind == ChanKind.SYNTH:
@@ -83,7 +88,10 @@ def devwrite(p: Proc, c: Chan, data: bytes) -> None:
         if c.pipe.open_ends[1 - c.end] == 0:  # devpipe.c pipewrite: the note, then Ehungup
             postnote(p, "sys: write on closed pipe", NUSER)
             raise KernelError(Ehungup)
-        c.pipe.buf[1 - c.end] += data
+        # qio.c:1177-1192 qwrite: blocks of at most Maxatomic bytes (one empty
+        # block for a write of 0, which a read returns as 0 bytes: pipe(2) BUGS)
+        q = c.pipe.buf[1 - c.end]
+        q += [bytes(data[i:i + MAXATOMIC]) for i in range(0, max(n, 1), MAXATOMIC)]
     elif c.kind == ChanKind.FILE and c.node is not None:
         d = c.node.data
         if c.offset > len(d):

@@ -41,7 +41,6 @@ Esuicide = "Suicide"  # pc64/trap.c:606 noted(): outside a handler it pexits
 # (negative counts reach the device, which the model does not have): kept
 # until a real kernel says otherwise.
 Enegcount = "negative i/o count"
-Enegseek = "negative seek offset"
 
 
 class KernelError(Exception):

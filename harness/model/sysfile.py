@@ -14,7 +14,7 @@ from harness.model.errors import (
     Eisdir,
     Eisstream,
     Enegcount,
-    Enegseek,
+    Enegoff,
     Enoattach,
     Enonexist,
     Enotdir,
@@ -119,7 +119,9 @@ def sysdup(k: Kernel, p: Proc, a: Args) -> Result:
     old, new = k.l32(int(a[0])), k.l32(int(a[1]))
     c = fdtochan(k, p, old)
     c.refs += 1
-    if new < 0:
+    if new < 0 and new != -1:  # sysfile.c:259-264 sysdup: only -1 means "choose"
+        raise KernelError(Ebadfd)
+    if new == -1:
         fd = newfd(p, c)
         p.fgrp.cexec.discard(fd)  # dup never copies close-on-exec
         return Result(fd)
@@ -181,7 +183,8 @@ def sysseek(k: Kernel, p: Proc, a: Args) -> Result:
     size = len(c.node.data) if c.node is not None else len(c.synth)
     base = {0: 0, 1: c.offset, 2: size}.get(whence)
     if base is None or base + off < 0:
-        raise KernelError(Enegseek if base is not None else Ebadarg)
+        # sysfile.c:856-886 sseek (e9bb7876e): Enegoff below 0, Ebadarg for another type
+        raise KernelError(Enegoff if base is not None else Ebadarg)
     c.offset = base + off
     return Result(c.offset)
 
