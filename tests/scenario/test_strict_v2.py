@@ -212,7 +212,7 @@ def test_f_strings_expand_in_the_model_and_parse_checks_their_variables() -> Non
 def test_the_proc_var_scenario_reads_the_childs_own_file(tmp_path: Path) -> None:
     from harness.scenario.compiler import default_corpus
 
-    sc = compile_scenario(default_corpus() / "v2" / "proc-var-path.yaml", "amd64")
+    sc = compile_scenario(default_corpus() / "fd" / "proc-var-path.yaml", "amd64")
     trace = model_trace(sc, "amd64", SEED, None)
     opens = [r for r in trace.records if r.op == "open"]
     kid = next(r.ret for r in trace.records if r.op == "rfork" and r.proc == "main")
@@ -223,7 +223,7 @@ def test_the_proc_var_scenario_reads_the_childs_own_file(tmp_path: Path) -> None
 def test_expectations_on_note_records(tmp_path: Path) -> None:
     from harness.scenario.compiler import default_corpus
 
-    sc = compile_scenario(default_corpus() / "v2" / "postnote-self-repeat.yaml", "amd64")
+    sc = compile_scenario(default_corpus() / "notify" / "postnote-self-repeat.yaml", "amd64")
     assert _mismatches(sc) == []
     wrong = _compile(tmp_path, """
         covers: [notify]
