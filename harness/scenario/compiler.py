@@ -530,7 +530,9 @@ class _Compiler:
 
     def _subst_value(self, v: Any) -> Any:
         if isinstance(v, str):
-            return self.subst(v)
+            from harness.model.fs import AGENT_PATH, SCRATCH_DIR
+
+            return self.subst(v).replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
         if isinstance(v, list):
             return [self._subst_value(x) for x in v]
         if isinstance(v, dict):

@@ -13,6 +13,10 @@ A field's expected value is one of:
 * ``{re: REGEX}``: a string the Python regular expression matches in full;
 * ``{same_as: NAME}``: the same field of the step saved ``as: NAME``.
 
+In a string (and a ``re:``), ``$NAME`` / ``${NAME}`` is the ret of the step
+saved ``as: NAME`` in decimal (``'nhagent $kid: bye'``); ``$agent`` and ``$dir``
+are the fixed paths (the compiler puts them in).
+
 A comparison-looking string (starting with ``= ! < >``) that is not one of
 these is an error, never a silent literal.
 """
@@ -34,8 +38,27 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 FORMS = ("one_of", "not", "re", "same_as")
 
 
+Lookup = Callable[[str, str], Any]  # (label, field) -> that step's value of the field
+
+
 class PatternError(ValueError):
     """A pattern the checker could not apply (the compiler turns it into file:line)."""
+
+
+_VAR_RE = re.compile(r"\$(?:\{(?P<b>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<n>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _check_vars(text: str, labels: Mapping[str, int]) -> None:
+    for m in _VAR_RE.finditer(text):
+        _check_label(f"${m['b'] or m['n']}", labels)
+
+
+def _expand(text: str, lookup: Lookup) -> str:
+    def value(m: re.Match[str]) -> str:
+        v = lookup(m["b"] or m["n"], "ret")
+        return str(v) if _is_num(v) else m[0]
+
+    return _VAR_RE.sub(value, text) if "$" in text else text
 
 
 def check_pattern(want: Any, labels: Mapping[str, int]) -> None:
@@ -47,6 +70,8 @@ def check_pattern(want: Any, labels: Mapping[str, int]) -> None:
             if m is None:
                 raise PatternError(f"{want!r} is not a comparison (OP NUMBER or OP $NAME, OP one of {' '.join(_OPS)})")
             _check_label(m["val"], labels)
+            return
+        _check_vars(want, labels)
         return
     if isinstance(want, dict):
         if len(want) != 1 or next(iter(want)) not in FORMS:
@@ -62,6 +87,7 @@ def check_pattern(want: Any, labels: Mapping[str, int]) -> None:
         elif form == "re":
             if not isinstance(arg, str):
                 raise PatternError("re: a regular expression string")
+            _check_vars(arg, labels)
             try:
                 re.compile(arg)
             except re.error as e:
@@ -73,9 +99,6 @@ def check_pattern(want: Any, labels: Mapping[str, int]) -> None:
 def _check_label(val: str, labels: Mapping[str, int]) -> None:
     if val.startswith("$") and val[1:] not in labels:
         raise PatternError(f"{val}: no earlier step is saved as {val[1:]!r}")
-
-
-Lookup = Callable[[str, str], Any]  # (label, field) -> that step's value of the field
 
 
 def matches(want: Any, got: Any, field: str, lookup: Lookup) -> bool:
@@ -90,6 +113,7 @@ def matches(want: Any, got: Any, field: str, lookup: Lookup) -> bool:
             if not _is_num(got) or not _is_num(ref):
                 return False  # a comparison holds only between numbers (ret null: no)
             return _OPS[m["op"]](got, ref)
+        want = _expand(want, lookup)
         if isinstance(got, str) and any(c in want for c in GLOB_CHARS):
             return fnmatch.fnmatchcase(got, want)
     if isinstance(want, dict) and len(want) == 1 and next(iter(want)) in FORMS:
@@ -99,7 +123,7 @@ def matches(want: Any, got: Any, field: str, lookup: Lookup) -> bool:
         if form == "not":
             return not matches(arg, got, field, lookup)
         if form == "re":
-            return isinstance(got, str) and re.fullmatch(arg, got) is not None
+            return isinstance(got, str) and re.fullmatch(_expand(arg, lookup), got) is not None
         return bool(got == lookup(str(arg), field))
     return bool(want == got)
 

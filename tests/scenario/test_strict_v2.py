@@ -238,3 +238,40 @@ def test_expectations_on_note_records(tmp_path: Path) -> None:
     assert len(bad) == 2 and "got ['hello']" in bad[0] and "got ['again']" in bad[1]
     err = _reject(tmp_path, "covers: [x]\nsteps:\n  - close: 3\n    expect: {notes: x}\n")
     assert "notes: a list of patterns" in err.reason
+
+
+def test_variables_in_expected_strings_are_the_saved_rets(tmp_path: Path) -> None:
+    sc = _compile(tmp_path, """
+        covers: [await]
+        buffers: {w: 256}
+        steps:
+          - dup: [0, -1]
+            as: fd
+          - rfork: [RFPROC, RFFDG]
+            as: kid
+            child:
+              - exits: bye
+          - await: [w, 256]
+            expect: {out.text: "$kid * '* ${kid}: bye'"}
+          - await: [w, 256]
+            doc: none left
+          - open: ["$dir/none", OREAD]
+            expect: {err: "'$dir/none' *"}
+    """)
+    assert _mismatches(sc) == []
+    wrong = _compile(tmp_path, """
+        covers: [await]
+        buffers: {w: 256}
+        steps:
+          - dup: [0, -1]
+            as: fd
+          - rfork: [RFPROC, RFFDG]
+            as: kid
+            child:
+              - exits: bye
+          - await: [w, 256]
+            expect: {out.text: {re: "$fd .*"}}
+    """)
+    assert len(_mismatches(wrong)) == 1
+    err = _reject(tmp_path, "covers: [x]\nsteps:\n  - close: 3\n    expect: {err: 'x $nope'}\n")
+    assert "$nope: no earlier step is saved as 'nope'" in err.reason
