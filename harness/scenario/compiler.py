@@ -396,6 +396,8 @@ class _Compiler:
         self.source_lines[step] = line
         self.ops_used.add(op)
         value = item[op]
+        if op not in OPS:
+            raise self.fail(line, f"unknown operation {op!r}")
         for bk in BLOCK_KEYS:
             if bk in item and not any(p.name == bk and p.ptype.value == "block" for p in OPS[op].params):
                 raise self.fail(line, f"{bk}: belongs to {'rfork' if bk == 'child' else 'exec'}, not {op}")
@@ -422,7 +424,7 @@ class _Compiler:
     def _positional(self, op: str, value: Any, line: int) -> dict[str, Any]:
         sig = SIGNATURES[op]
         names = [n for n, t in sig if t not in ("block", "block?")]
-        if isinstance(value, dict) and set(value) and set(value) <= _VALUE_FORMS and not set(value) & set(names):
+        if names and isinstance(value, dict) and set(value) and set(value) <= _VALUE_FORMS and not set(value) & set(names):
             # {addr: 1} or {repeat: ab, times: 9}: one value for the first parameter, not named parameters
             return {names[0]: value}
         if isinstance(value, dict):
