@@ -65,6 +65,7 @@ CONTENT_MAX = 64 << 20  # every buffer and string of one scenario together
 STEPS_MAX = 16384  # the agent's Maxstmts
 BUFFERS_MAX = 256  # the agent's Maxbufs
 DEPTH_MAX = 16  # child:/then: blocks inside each other
+STRING_VAR_MAX = 63  # a $NAME inside a string (agent.c varname: char name[64])
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -279,6 +280,8 @@ class _Compiler:
             names = string_vars(text) if "$" in text else []
             for n in names:  # /proc/$kid/ctl: the variable's value when the step runs
                 self.var_arg(n, line)
+                if len(n) > STRING_VAR_MAX:  # agent.c varname's buffer
+                    raise self.fail(line, f"${n[:20]}...: a variable inside a string has at most {STRING_VAR_MAX} characters")
             return [Arg("f" if names else "s", text)]
         if typ == "buf":
             if v is None:

@@ -275,3 +275,10 @@ def test_variables_in_expected_strings_are_the_saved_rets(tmp_path: Path) -> Non
     assert len(_mismatches(wrong)) == 1
     err = _reject(tmp_path, "covers: [x]\nsteps:\n  - close: 3\n    expect: {err: 'x $nope'}\n")
     assert "$nope: no earlier step is saved as 'nope'" in err.reason
+
+
+def test_a_long_variable_name_inside_a_string_is_refused(tmp_path: Path) -> None:
+    long = "v" * 64
+    err = _reject(tmp_path, f"covers: [open]\nsteps:\n  - dup: [0, -1]\n    as: {long}\n"
+                            f"  - open: [\"/fd/${long}\", OREAD]\n")
+    assert err.line == 5 and "at most 63 characters" in err.reason
