@@ -40,6 +40,16 @@ class ScenarioError(HarnessError):
         super().__init__(f"{path}:{line}: {reason}")
 
 
+class ScenarioErrors(HarnessError):
+    """Several malformed scenarios, found by checking a whole set before running any."""
+
+    def __init__(self, errors: list[ScenarioError]) -> None:
+        self.errors = errors
+        lines = [str(e) for e in errors]
+        n = len(errors)
+        super().__init__("\n".join([*lines, f"{n} malformed scenario{'s' if n != 1 else ''}: nothing was run"]))
+
+
 class ProgramError(HarnessError):
     """A malformed compiled program (the line format both sides execute)."""
 

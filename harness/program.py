@@ -38,6 +38,7 @@ itself; the model does the same with the agent's image).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.errors import ProgramError
@@ -313,6 +314,28 @@ def _parse_stmt(toks: list[str], lineno: int, source: str, steps: set[int]) -> S
     return Stmt(step=step, op=op, args=args, result=result, line=lineno)
 
 
+# $NAME or ${NAME} inside an f: string; $agent and $dir are the fixed paths, not variables
+STRING_VAR_RE = re.compile(r"\$(?:\{(?P<b>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<n>[A-Za-z_][A-Za-z0-9_]*))")
+FIXED_PATHS = ("$agent", "$dir")  # expanded first, as prefixes (the agent's expand())
+
+
+def without_fixed_paths(text: str) -> str:
+    for p in FIXED_PATHS:
+        text = text.replace(p, "/")
+    return text
+
+
+def string_vars(text: str) -> list[str]:
+    """The variables an f: string names, in order."""
+    return [m["b"] or m["n"] for m in STRING_VAR_RE.finditer(without_fixed_paths(text))]
+
+
+def expand_vars(text: str, value: Callable[[str], int]) -> str:
+    """An f: string with each variable replaced by VALUE(name) in decimal (after
+    $agent and $dir, which the caller has expanded)."""
+    return STRING_VAR_RE.sub(lambda m: str(value(m["b"] or m["n"])), text)
+
+
 def _check_refs(prog: Program, source: str) -> None:
     defined: set[str] = set()
     for stmts in prog.blocks.values():
@@ -328,6 +351,9 @@ def _check_refs(prog: Program, source: str) -> None:
                     raise ProgramError(s.line, f"no buffer {a.buffer_ref()[0]!r}", source)
                 if a.kind == "v" and a.text not in defined and a.text not in PREDEFINED_VARS:
                     raise ProgramError(s.line, f"variable {a.text!r} is never set", source)
+                for name in (string_vars(a.text) if a.kind == "f" else ()):
+                    if name not in defined and name not in PREDEFINED_VARS:
+                        raise ProgramError(s.line, f"variable {name!r} is never set", source)
                 if a.kind == "a":
                     base, _ = a.address_ref()
                     if isinstance(base, str) and base not in ADDRESS_BASES and base not in defined:

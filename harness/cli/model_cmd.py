@@ -14,7 +14,7 @@ from harness.report.result import Command, RunResult
 from harness.report.results import summary_json
 from harness.report.text import model_summary_line, model_verdict_lines
 from harness.run.modelrun import QEMU_ARCHES, default_profile, run_on_model
-from harness.scenario.compiler import compile_scenario, find_scenarios
+from harness.scenario.compiler import check_scenarios, compile_scenario, find_scenarios
 
 
 def resolve_arches(arch: str | None) -> list[str]:
@@ -55,6 +55,7 @@ def model(scenarios: tuple[str, ...], arch: str | None, profile: str | None, sys
     files = find_scenarios(list(scenarios) or None, syscall)
     if not files:
         raise UsageError("no scenarios matched")
+    check_scenarios(files, arches)  # every malformed file listed, nothing run
     agent_image = Path(agent).read_bytes() if agent else None
     run = RunResult(Command.MODEL, arch=",".join(arches),
                     profile=profile or ",".join(sorted({default_profile(a) for a in arches})))
@@ -95,7 +96,9 @@ def _run_model(run: RunResult, arches: list[str], files: list[Path], profile: st
 def compile_cmd(scenarios: tuple[str, ...], arch: str, outdir: str | None) -> int:
     """Compile scenarios into the line program the model and the guest agent execute."""
     resolve_arches(arch)
-    for f in find_scenarios(list(scenarios) or None):
+    files = find_scenarios(list(scenarios) or None)
+    check_scenarios(files, [arch])
+    for f in files:
         sc = compile_scenario(f, arch)
         text = sc.program.dumps()
         if outdir:

@@ -84,7 +84,7 @@ from harness.model.proc import pexit
 from harness.model.syscall import SYSCALLS, Result
 from harness.model.sysproc import sysexec, sysexits
 from harness.program import Arg as ProgArg
-from harness.program import Program, Stmt
+from harness.program import Program, Stmt, expand_vars
 from harness.trace.schema import (
     ACTION,
     CALL,
@@ -353,6 +353,10 @@ class Agent:
             return Str(t.encode("utf-8", "surrogateescape"))  # fmt.raw
         if k == "i":
             return a.int_value()
+        if k == "f":  # $NAME: the variable's value now, signed decimal (agent.c fmtvars)
+            t = t.replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
+            t = expand_vars(t, lambda n: _signed(self.resolve(c, ProgArg("v", n))))
+            return Str(raw(t))
         if k == "b":
             name, off = a.buffer_ref()
             return (c.vars.get(END, 0) + self.bufoff.get(name, 0) + off) & self.k.arch.addr_mask
@@ -454,3 +458,11 @@ ACTIONS: dict[str, Callable[[Agent, Ctx, Args], Result]] = {
     "putenv": Agent.act_putenv,
     "touch": Agent.act_touch,
 }
+
+
+def _signed(v: object) -> int:
+    """A variable as agent.c prints it in an f: string: its 64-bit word, signed."""
+    if not isinstance(v, int):
+        return 0
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >> 63 else v

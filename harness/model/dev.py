@@ -22,6 +22,7 @@ DEVFILES = {"/dev/null": ChanKind.NULL, "/dev/cons": ChanKind.CONS, "/dev/user":
 # RFNOMNT's devmask (sysproc.c:52, devs = "|decp"): the # devices still allowed.
 NOMNT_DEVS = ("|", "d", "e", "c", "p")
 ENV = "/env/"
+MAXATOMIC = 64 * 1024  # qio.c:51 Maxatomic
 
 
 def procargs(q: Proc) -> str:
@@ -67,8 +68,12 @@ def devread(p: Proc, c: Chan, n: int) -> Generator[Wait, Wake | None, bytes]:
             why = yield Wait(ready=lambda: bool(q) or c.pipe is None or c.pipe.open_ends[1 - c.end] == 0)
             if why == Wake.INTR:
                 raise KernelError(Eintr)
-        data = bytes(q[:n])
-        del q[:n]
+        # qio.c:1022-1029 qread (pipe queues are neither Qcoalesce nor Qmsg):
+        # one block per read, the rest of a block too big put back
+        first = q.pop(0) if q else b""  # empty and no writer: 0 bytes (qwait: closed)
+        data = first[:n]
+        if len(first) > n:
+            q.insert(0, first[n:])
     elif c.kind == ChanKind.FILE and c.node is not None:
         data = bytes(c.node.data[c.offset : c.offset + n])
     elif c.kind == ChanKind.SYNTH:
@@ -103,17 +108,22 @@ def qwrite(k: Kernel, c: Chan, data: bytes) -> Generator[Wait, Wake | None, None
     q = pipe.buf[rd]
     limit = PIPEQSIZE if k.profile.has(Sw.PIPE_QSIZE_256K) else PIPEQSIZE_1CPU
 
-    def notfull() -> bool:
-        return len(q) < limit or pipe.open_ends[rd] == 0
+    def qlen() -> int:
+        return sum(map(len, q))
 
-    while len(q) // 2 >= limit and not notfull():
+    def notfull() -> bool:
+        return qlen() < limit or pipe.open_ends[rd] == 0
+
+    while qlen() // 2 >= limit and not notfull():
         yield Wait(ready=notfull)
     sofar = 0
     while True:
         if pipe.open_ends[rd] == 0:  # qbwrite: Qclosed
             raise KernelError(Ehungup)
+        # one block of at most Maxatomic bytes (qio.c:1177-1192; a write of 0 is one
+        # empty block, which a read returns as 0 bytes: pipe(2) BUGS)
         chunk = data[sofar : sofar + MAXATOMIC]
-        q += chunk
+        q.append(bytes(chunk))
         sofar += len(chunk)
         while not notfull():
             why = yield Wait(ready=notfull)

@@ -51,9 +51,10 @@ class Wait:
 
 @dataclass(eq=False)
 class Pipe:
-    """port/devpipe.c: two queues, and how many chans hold each end open."""
+    """port/devpipe.c: two queues of blocks (qio.c: one qwrite is one block of
+    at most Maxatomic bytes), and how many chans hold each end open."""
 
-    buf: list[bytearray] = field(default_factory=lambda: [bytearray(), bytearray()])
+    buf: list[list[bytes]] = field(default_factory=lambda: [[], []])
     open_ends: list[int] = field(default_factory=lambda: [0, 0])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from harness.libc import OPEN
 from harness.model.chan import cclose, lookup, namec_error, nelems, walk_error
 from harness.model.dev import DEVFILES, ENV, NOMNT_DEVS, devread, devwrite, synth
 from harness.model.errors import (
@@ -29,7 +30,8 @@ from harness.model.profiles import Sw
 from harness.model.syscall import Result, Sleeps, syscall
 
 OREAD, OWRITE, ORDWR, OEXEC = 0, 1, 2, 3  # sys/include/libc.h
-OTRUNC, OCEXEC, ORCLOSE, OEXCL = 16, 32, 64, 0x1000
+OTRUNC, OCEXEC = 16, 32
+ORCLOSE, OEXCL = OPEN["ORCLOSE"], OPEN["OEXCL"]
 NFD_LIMIT = 100  # sysdup: a new fd beyond the table's growth limit is Ebadfd
 
 
@@ -84,7 +86,7 @@ def namec_open(k: Kernel, p: Proc, path: str, mode: int, create: bool = False, p
         return Chan(full, omode, kind=ChanKind.SYNTH)
     node = k.fs.nodes.get(full)
     if create:
-        if node is not None and node.isdir:
+        if node is not None and (node.isdir or mode & OEXCL):  # chan.c:1512-1514: OEXCL gives up
             raise KernelError(Eexist)
         if not k.fs.parent_exists(full):  # namec Acreate walks all but the last element
             raise walk_error(k.fs, path, p.dot, k.profile, upto=nelems(path) - 1)
@@ -107,11 +109,13 @@ def _path(k: Kernel, p: Proc, a: Args) -> str:
 
 @syscall("open")
 def sysopen(k: Kernel, p: Proc, a: Args) -> Result:
+    openmode(int(a[1]) & ULONG)  # sysfile.c:301 sysopen, before the name is read
     return Result(newfd(p, namec_open(k, p, _path(k, p, a), int(a[1]))))
 
 
 @syscall("create")
 def syscreate(k: Kernel, p: Proc, a: Args) -> Result:
+    openmode(k.l32(int(a[1])) & ~OEXCL & ULONG)  # sysfile.c:1170 syscreate: mode is va_arg int
     c = namec_open(k, p, _path(k, p, a), int(a[1]), create=True, perm=int(a[2]) & ULONG)
     c.cexec = bool(int(a[1]) & OCEXEC)
     return Result(newfd(p, c))
@@ -130,8 +134,10 @@ def sysclose(k: Kernel, p: Proc, a: Args) -> Result:
 def sysdup(k: Kernel, p: Proc, a: Args) -> Result:
     old, new = k.l32(int(a[0])), k.l32(int(a[1]))
     c = fdtochan(k, p, old)
+    if new < 0 and new != -1:  # sysfile.c:259-264 sysdup: only -1 means "choose"
+        raise KernelError(Ebadfd)
     c.refs += 1
-    if new < 0:
+    if new == -1:
         fd = newfd(p, c)
         p.fgrp.cexec.discard(fd)  # dup never copies close-on-exec
         return Result(fd)

@@ -54,7 +54,7 @@ class PType(StrEnum):
 class Slot(StrEnum):
     """Which program argument kinds (``i: s: b: ...``) a parameter position takes."""
 
-    VALUE = "v"  # a machine word: i s b a v n (integers and pointers mix freely, as in C)
+    VALUE = "v"  # a machine word: i s b a v n f (integers and pointers mix freely, as in C)
     BLOCK = "c"
     MODE = "h"
     WORD = "w"
@@ -64,6 +64,7 @@ class Slot(StrEnum):
 ARG_KINDS = {
     "i": "integer: decimal or 0x-hex, may be negative (64 bits)",
     "s": "pointer to a NUL-terminated string (the rest of the token); $agent and $dir expand",
+    "f": "a string like s: whose $NAME / ${NAME} variables become their decimal values when the step runs",
     "b": "pointer into a declared buffer: NAME or NAME+OFF",
     "a": "address: BASE, BASE+OFF or BASE-OFF; BASE is a number or one of ADDRESS_BASES",
     "v": "the value of a variable saved with >VAR",
@@ -80,9 +81,9 @@ HANDLER_MODES = ("cont", "dflt", "exit", "badarg", "none")
 # Variables every process has: its own pid, its parent's pid (for postnote).
 PREDEFINED_VARS = ("pid", "ppid")
 
-VALUE_KINDS = "isbavn"
+VALUE_KINDS = "isbavnf"
 SLOT_KINDS: dict[Slot, str] = {Slot.VALUE: VALUE_KINDS, Slot.BLOCK: "c", Slot.MODE: "h", Slot.WORD: "w"}
-SLOT_WORDS: dict[Slot, str] = {Slot.VALUE: "a value (i: s: b: a: v: n:)", Slot.BLOCK: "a block (c:)",
+SLOT_WORDS: dict[Slot, str] = {Slot.VALUE: "a value (i: s: b: a: v: n: f:)", Slot.BLOCK: "a block (c:)",
                                Slot.MODE: "a handler mode (h:)", Slot.WORD: "a word (w:)"}
 _PTYPE_SLOT = {PType.BLOCK: Slot.BLOCK, PType.MODE: Slot.MODE, PType.WORD: Slot.WORD}
 

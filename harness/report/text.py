@@ -45,7 +45,10 @@ def fmt_value(v: Any, limit: int = 300) -> str:
     if v is ABSENT:
         return "<absent>"
     text = v if isinstance(v, str) and v.startswith("<") and v.endswith(">") else json.dumps(v, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    tail = f"...({len(text)} characters)"  # a 16 MiB value: its head and its size, never all of it
+    return text[: max(limit - len(tail), 8)] + tail
 
 
 def fmt_record(r: Record, limit: int = 160) -> str:

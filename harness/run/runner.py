@@ -26,7 +26,7 @@ from harness.run.backends import Backend, factory_for, get_backend
 from harness.run.config import RunConfig
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import run_scenarios
-from harness.scenario.compiler import Scenario, compile_scenario, find_scenarios
+from harness.scenario.compiler import Scenario, check_scenarios, find_scenarios
 
 
 @dataclass
@@ -135,7 +135,8 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
     cfg.kernel = Path(opts.kernel) if opts.kernel else None
     cfg.profile = cfg.profile or default_profile(cfg.arch)
     files = list(dict.fromkeys(p.resolve() for p in find_scenarios(list(opts.scenarios) or None, opts.syscall)))
-    compiled = [sc for sc in (compile_scenario(f, cfg.arch) for f in files) if sc.runs_on(cfg.arch, cfg.profile)]
+    # every malformed file listed, nothing run (ScenarioErrors, exit 2)
+    compiled = [sc for sc in check_scenarios(files, [cfg.arch]) if sc.runs_on(cfg.arch, cfg.profile)]
     if not compiled:
         raise UsageError("no scenarios matched")
     unique_names(compiled)

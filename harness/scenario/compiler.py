@@ -18,14 +18,16 @@ from typing import Any
 from harness.errors import ProgramError, ScenarioError
 from harness.ops import (
     ADDRESS_BASES,
+    COMMON_OUTS,
     HANDLER_MODES,
     OPERATIONS,
+    OPS,
     PREDEFINED_VARS,
     PROBE_TABLE,
     TOUCH_WORDS,
     OpKind,
 )
-from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
+from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64, string_vars
 from harness.program import parse as parse_program
 from harness.scenario import cache
 from harness.scenario.constants import ALL as CONSTANTS
@@ -37,6 +39,7 @@ from harness.scenario.loader import (
     load_yaml_bytes,
     read_scenario_text,
 )
+from harness.scenario.patterns import PatternError, check_pattern
 
 # The scenario view of the catalogue: op -> [(parameter, type)], "?" marking an
 # optional one, in program order (harness/ops).
@@ -48,6 +51,11 @@ SIGNATURES: dict[str, list[tuple[str, str]]] = {
 # probe and touch have their own small grammars (see _compile_probe/_compile_touch).
 _VALUE_FORMS = {"addr", "repeat", "times", "text", "hex"}
 STEP_KEYS = ("expect", "as", "child", "then", "doc", "observed")
+BLOCK_KEYS = ("child", "then")  # each only on the op with that block parameter
+EXPECT_FIELDS = ("ret", "err", "ran", "notes")  # and out.KEY (the op's out keys in harness/ops)
+# repeat: N with an index variable, unrolled when the scenario compiles
+REPEAT_KEYS = ("repeat", "index", "steps", "doc")
+REPEAT_MAX = 16384  # like STEPS_MAX: the unrolled steps count against it
 TOP_KEYS = ("name", "covers", "description", "arches", "profiles", "buffers", "steps", "observed", "tags")
 
 # Bounds checked before anything is built, so hostile input costs nothing.
@@ -57,8 +65,10 @@ CONTENT_MAX = 64 << 20  # every buffer and string of one scenario together
 STEPS_MAX = 16384  # the agent's Maxstmts
 BUFFERS_MAX = 256  # the agent's Maxbufs
 DEPTH_MAX = 16  # child:/then: blocks inside each other
+STRING_VAR_MAX = 63  # a $NAME inside a string (agent.c varname: char name[64])
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _INTSTR = re.compile(r"^[-+]?(0x[0-9a-fA-F]+|[0-9]+)$")
 _ADDRSTR = re.compile(r"^(?P<base>[A-Za-z_][A-Za-z0-9_]*|0x[0-9a-fA-F]+|[0-9]+)\s*(?P<off>[+-]\s*(0x[0-9a-fA-F]+|[0-9]+))?$")
 
@@ -92,6 +102,7 @@ class Scenario:
     profiles: list[str] = field(default_factory=list)  # empty = every profile
     source_lines: dict[int, int] = field(default_factory=dict)  # step -> line in the YAML
     expects: list[Expect] = field(default_factory=list)
+    labels: dict[str, int] = field(default_factory=dict)  # as: NAME -> the (last) step saved so
 
     def runs_on(self, arch: str, profile: str) -> bool:
         return (not self.arches or arch in self.arches) and (not self.profiles or profile in self.profiles)
@@ -111,6 +122,8 @@ class _Compiler:
         self.content = 0  # bytes of buffers and strings built so far (CONTENT_MAX)
         self.depth = 0  # blocks being compiled inside each other (DEPTH_MAX)
         self.arch_used = False  # the program differs per arch (an aout: buffer)
+        self.labels: dict[str, int] = {}  # as: NAME -> step, for ==$NAME and same_as
+        self.consts: dict[str, int] = {}  # repeat index variables, substituted as they compile
 
     def fail(self, line: int, reason: str) -> ScenarioError:
         return ScenarioError(self.path, line, reason)
@@ -247,6 +260,8 @@ class _Compiler:
                 raise self.fail(line, "{addr: ...} only stands for a pointer argument")
             return [self.addr_arg(v["addr"], line)]
         if typ in ("int", "flags"):
+            if isinstance(v, str) and v.startswith("$") and v[1:] in self.consts:
+                return [Arg("i", str(self.consts[v[1:]]))]
             if isinstance(v, str) and v.startswith("$"):
                 return [self.var_arg(v[1:], line)]
             val = self.flags_value(v, line) if typ == "flags" else self.int_value(v, line)
@@ -258,11 +273,16 @@ class _Compiler:
                 return [Arg("s", self._content("string", v, line, STRING_MAX).decode("utf-8"))]
             if not isinstance(v, str | int):
                 raise self.fail(line, f"expected a string, got {v!r}")
-            text = str(v)
+            text = self.subst(str(v))
             if "\n" in text or "\0" in text:
                 raise self.fail(line, "strings may not hold newlines or NULs; use a buffer")
             self._charge(len(text), line)  # aliases can repeat one long string
-            return [Arg("s", text)]
+            names = string_vars(text) if "$" in text else []
+            for n in names:  # /proc/$kid/ctl: the variable's value when the step runs
+                self.var_arg(n, line)
+                if len(n) > STRING_VAR_MAX:  # agent.c varname's buffer
+                    raise self.fail(line, f"${n[:20]}...: a variable inside a string has at most {STRING_VAR_MAX} characters")
+            return [Arg("f" if names else "s", text)]
         if typ == "buf":
             if v is None:
                 return [Arg("n", "")]
@@ -286,7 +306,7 @@ class _Compiler:
                 raise self.fail(line, "argv must be a list of strings (or null for a nil argv)")
             out: list[Arg] = []
             for item in v:
-                if type(item) is str and "\n" not in item and "\0" not in item:  # the common case, inline
+                if type(item) is str and "\n" not in item and "\0" not in item and "$" not in item:  # the common case
                     self._charge(len(item), line)
                     out.append(Arg("s", item))
                 else:
@@ -327,14 +347,48 @@ class _Compiler:
         self.blocks[name] = stmts
         self.depth += 1
         for item in steps:
-            stmts.append(self.stmt(item, getattr(item, "line", line)))
+            self._steps(item, getattr(item, "line", line), stmts)
         self.depth -= 1
         return name
+
+    def _steps(self, item: Any, line: int, stmts: list[Stmt]) -> None:
+        """One step, or a ``repeat:`` group unrolled with its index variable."""
+        if not (isinstance(item, dict) and "repeat" in item):
+            stmts.append(self.stmt(item, line))
+            return
+        unknown = set(item) - set(REPEAT_KEYS)
+        if unknown:
+            raise self.fail(line, f"repeat: unknown key(s) {sorted(unknown)}; a repeat has {', '.join(REPEAT_KEYS)}")
+        n, index, body = item["repeat"], item.get("index", "i"), item.get("steps")
+        if not _is_count(n) or n > REPEAT_MAX:
+            raise self.fail(line, f"repeat: a count 0..{REPEAT_MAX}, not {n!r}")
+        reserved = {*ADDRESS_BASES, *PREDEFINED_VARS, "agent", "dir"}
+        if not isinstance(index, str) or not _NAME.match(index) or index in reserved or index in self.vars:
+            raise self.fail(line, f"repeat: index {index!r} must be a new plain word (not a variable or $agent/$dir)")
+        if not isinstance(body, list) or not body:
+            raise self.fail(line, "repeat: steps: a non-empty list of steps")
+        if index in self.consts:
+            raise self.fail(line, f"repeat: index {index!r} is already the index of an enclosing repeat")
+        for k in range(n):
+            self.consts[index] = k
+            for sub in body:
+                self._steps(sub, getattr(sub, "line", line), stmts)
+        self.consts.pop(index, None)
+
+    def subst(self, text: str) -> str:
+        """$INDEX of an enclosing repeat, in a string: its decimal value."""
+        if "$" not in text or not self.consts:
+            return text
+        return _VAR_RE.sub(lambda m: str(self.consts[m[1]]) if m[1] in self.consts else m[0], text)
 
     def stmt(self, item: Any, line: int) -> Stmt:
         if not isinstance(item, dict):
             raise self.fail(line, "a step is a mapping like '- rfork: [RFPROC]'")
         ops = [k for k in item if k not in STEP_KEYS and not str(k).startswith("expect[")]
+        unknown = [k for k in ops if k not in SIGNATURES and k not in ("probe", "touch")]
+        if unknown and len(ops) > 1:
+            raise self.fail(line, f"unknown step key(s) {unknown}; a step has one operation and "
+                                  f"{', '.join(STEP_KEYS)}, expect[PROFILE-or-ARCH]")
         if len(ops) != 1:
             raise self.fail(line, f"a step names exactly one operation, found {ops or 'none'}")
         op = ops[0]
@@ -345,6 +399,11 @@ class _Compiler:
         self.source_lines[step] = line
         self.ops_used.add(op)
         value = item[op]
+        if op not in OPS:
+            raise self.fail(line, f"unknown operation {op!r}")
+        for bk in BLOCK_KEYS:
+            if bk in item and not any(p.name == bk and p.ptype.value == "block" for p in OPS[op].params):
+                raise self.fail(line, f"{bk}: belongs to {'rfork' if bk == 'child' else 'exec'}, not {op}")
         if op == "probe":
             args = self._probe(value, line)
         elif op == "touch":
@@ -355,18 +414,20 @@ class _Compiler:
             raise self.fail(line, f"unknown operation {op!r}")
         result = None
         if "as" in item:
-            result = str(item["as"])
-            if not _NAME.match(result) or result in ADDRESS_BASES:
-                raise self.fail(line, f"as: {result!r} must be a plain word (not an address base)")
+            result = self.subst(str(item["as"]))
+            if not _NAME.match(result) or result in ADDRESS_BASES or result in self.consts:
+                raise self.fail(line, f"as: {result!r} must be a plain word (not an address base or a repeat index)")
             self.vars.add(result)
         if "expect" in item or any(k.startswith("expect[") for k in item):
-            self.expects.append(self._expect(item, line, step))
+            self.expects.append(self._expect(item, line, step, op))
+        if result is not None:
+            self.labels[result] = step
         return Stmt(step=step, op=op, args=args, result=result, line=line)
 
     def _positional(self, op: str, value: Any, line: int) -> dict[str, Any]:
         sig = SIGNATURES[op]
         names = [n for n, t in sig if t not in ("block", "block?")]
-        if isinstance(value, dict) and set(value) and set(value) <= _VALUE_FORMS and not set(value) & set(names):
+        if names and isinstance(value, dict) and set(value) and set(value) <= _VALUE_FORMS and not set(value) & set(names):
             # {addr: 1} or {repeat: ab, times: 9}: one value for the first parameter, not named parameters
             return {names[0]: value}
         if isinstance(value, dict):
@@ -438,20 +499,76 @@ class _Compiler:
             args += self.arg("int", value[2], line)
         return args
 
-    def _expect(self, item: dict[str, Any], line: int, step: int) -> Expect:
-        def fields(v: Any) -> dict[str, Any]:
-            if not isinstance(v, dict):
-                raise self.fail(line, "expect: a mapping of ret/err/out.KEY")
-            for k in v:
-                if k not in ("ret", "err") and not k.startswith("out."):
-                    raise self.fail(getattr(v, "line", line), f"expect: unknown field {k!r} (ret, err, out.KEY)")
-            return dict(v)
+    def _expect(self, item: dict[str, Any], line: int, step: int, op: str) -> Expect:
+        outs = self._out_keys(op, item.get(op))
 
-        exp = Expect(step=step, line=line, fields=fields(item.get("expect", {})))
+        def fields(v: Any, where: str) -> dict[str, Any]:
+            at = getattr(v, "line", line)
+            if not isinstance(v, dict):
+                raise self.fail(line, f"{where}: a mapping of {', '.join(EXPECT_FIELDS)}, out.KEY")
+            for k, want in v.items():
+                if k.startswith("out."):
+                    if k[4:] not in outs:
+                        known = ", ".join(f"out.{o}" for o in sorted(outs)) or "none"
+                        raise self.fail(at, f"{where}: {op} reports no {k} (its out keys: {known})")
+                elif k not in EXPECT_FIELDS:
+                    raise self.fail(at, f"{where}: unknown field {k!r} ({', '.join(EXPECT_FIELDS)}, out.KEY)")
+                if k == "ran" and not isinstance(want, bool):
+                    raise self.fail(at, f"{where}: ran: true or false")
+                if k == "notes" and not isinstance(want, list):
+                    raise self.fail(at, f"{where}: notes: a list of patterns, one per note the handler got at this step")
+                try:
+                    for p in (want if k == "notes" else [want]):
+                        check_pattern(self._subst_value(p), self.labels)
+                except PatternError as e:
+                    raise self.fail(at, f"{where}: {k}: {e}") from None
+            return {k: self._subst_value(w) for k, w in v.items()}
+
+        exp = Expect(step=step, line=line, fields=fields(item.get("expect", {}), "expect"))
         for k, v in item.items():
-            if k.startswith("expect[") and k.endswith("]"):
-                exp.overrides[k[7:-1]] = fields(v)
+            if k.startswith("expect["):
+                key = k[7:-1] if k.endswith("]") else ""
+                if not _known_override(key):
+                    raise self.fail(line, f"{k}: not a profile, an arch or ARCH/PROFILE ({_override_words()})")
+                exp.overrides[key] = fields(v, k)
         return exp
+
+    def _subst_value(self, v: Any) -> Any:
+        if isinstance(v, str):
+            from harness.model.fs import AGENT_PATH, SCRATCH_DIR
+
+            return self.subst(v).replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
+        if isinstance(v, list):
+            return [self._subst_value(x) for x in v]
+        if isinstance(v, dict):
+            return {k: self._subst_value(x) for k, x in v.items()}
+        return v
+
+    @staticmethod
+    def _out_keys(op: str, value: Any) -> set[str]:
+        """The out keys the catalogue says OP's record reports (a probe: that probe's)."""
+        keys = {o.key for o in COMMON_OUTS}
+        if op == "probe":
+            what = value[0] if isinstance(value, list) and value else value
+            return keys | {o.key for o in PROBE_TABLE[what].outs}
+        return keys | {o.key for o in OPS[op].outs}
+
+
+def _known_override(key: str) -> bool:
+    from harness.model.arch import ARCHES
+    from harness.model.profiles import PROFILES
+
+    arch, _, prof = key.partition("/")
+    if prof:
+        return arch in ARCHES and prof in PROFILES
+    return key in ARCHES or key in PROFILES
+
+
+def _override_words() -> str:
+    from harness.model.arch import ARCHES
+    from harness.model.profiles import PROFILES
+
+    return "arches " + ", ".join(ARCHES) + "; profiles " + ", ".join(PROFILES)
 
 
 def _is_count(v: Any) -> bool:
@@ -512,8 +629,8 @@ def _compile(c: _Compiler, doc: Any, path: str) -> Scenario:
         parse_program(program.dumps(), source=path)
     except ProgramError as e:
         raise c.fail(doc.line, f"internal: compiled program does not parse: {e.reason}") from e
-    arches = doc.get("arches") or []
-    profiles = doc.get("profiles") or []
+    arches = _names(c, doc, "arches", _arch_names())
+    profiles = _names(c, doc, "profiles", _profile_names())
     return Scenario(
         name=name,
         path=path,
@@ -524,7 +641,54 @@ def _compile(c: _Compiler, doc: Any, path: str) -> Scenario:
         profiles=[str(p) for p in profiles],
         source_lines=c.source_lines,
         expects=c.expects,
+        labels=c.labels,
     )
+
+
+def _arch_names() -> tuple[str, ...]:
+    from harness.model.arch import ARCHES
+
+    return tuple(ARCHES)
+
+
+def _profile_names() -> tuple[str, ...]:
+    from harness.model.profiles import PROFILES
+
+    return tuple(PROFILES)
+
+
+def _names(c: _Compiler, doc: LineDict, key: str, known: tuple[str, ...]) -> list[str]:
+    v = doc.get(key) or []
+    line = getattr(v, "line", doc.line)
+    if not isinstance(v, list) or not all(isinstance(x, str | int) and not isinstance(x, bool) for x in v):
+        raise c.fail(line, f"{key}: a list of names ({', '.join(known)})")
+    v = [str(x) for x in v]  # arches: [386] reads as a number
+    for x in v:
+        if x not in known:
+            raise c.fail(line, f"{key}: unknown {key[:-1] if key == 'profiles' else 'arch'} {x!r} (known: {', '.join(known)})")
+    return list(v)
+
+
+def check_scenarios(files: list[Path], arches: list[str]) -> list[Scenario]:
+    """Compile every file for every arch before anything runs; every malformed
+    file is listed (ScenarioErrors, exit 2), not just the first.  The compiled
+    scenarios stay in the cache, so the run that follows compiles nothing again."""
+    from harness.errors import ScenarioErrors
+
+    errors: list[ScenarioError] = []
+    compiled: list[Scenario] = []
+    for f in files:
+        for a in arches:
+            try:
+                compiled.append(compile_scenario(f, a))
+            except ScenarioError as e:
+                errors.append(e)
+                break  # one error per file: the next arch would repeat it
+    if len(errors) == 1:
+        raise errors[0]  # one error is one line
+    if errors:
+        raise ScenarioErrors(errors)
+    return compiled
 
 
 def find_scenarios(paths: list[str] | None = None, syscall: str | None = None) -> list[Path]:

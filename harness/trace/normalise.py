@@ -30,8 +30,10 @@ rewritten field).  In the order they are applied to each record:
     used only when ``sS`` has no start record, so a wrong rfork return value
     still shows).  Rewritten: ``start``'s ``out.pid``; a positive return of
     ``rfork`` or ``_wait`` (``PID_RET_OPS``); ``out`` keys in ``PID_KEYS``; the leading pid of an ``await``
-    message; ``NAME PID:`` (the kernel's ``textname pid: msg`` form) in any
-    text when PID is a known pid.  An unknown pid in a pid position becomes
+    message; ``NAME PID:`` (the kernel's ``textname pid: msg`` form), ``/proc/PID``
+    and ``#p/PID`` (an errstr naming a process file), and a bare ``PID:``
+    (a wait message whose text name is empty) in any text when PID is a known
+    pid.  Each pattern is linear in the length of the text.  An unknown pid in a pid position becomes
     ``<pid:?>``.
 ``noteids``
     Note group ids (``probe noteid``) become ``<noteid:PROC>``, PROC being the
@@ -95,7 +97,16 @@ RULE_NAMES = tuple(r.name for r in RULES)
 
 _PC_RE = re.compile(r"\bpc=(?:0x[0-9a-fA-F]+|PC)\b")
 _ADDR_RE = re.compile(r"\baddr=0x([0-9a-fA-F]+)")
-_NAME_PID_RE = re.compile(r"(?P<name>[^\s':]+) (?P<pid>[0-9]+):")
+# Every pattern applied to record text is linear in the string: a name starts only
+# where the previous character cannot be part of one (the lookbehind), so a long
+# blank-free string is scanned once, not once per starting position (issue 9:
+# ``[^\s':]+ N:`` unanchored made a 64 KiB probe take minutes).
+_NAME_PID_RE = re.compile(r"(?<![^\s':])(?P<name>[^\s':]+) (?P<pid>[0-9]+):")
+# /proc/N/... and #p/N/... (an errstr naming a process file: postnote, ctl)
+_PROC_PID_RE = re.compile(r"(?<![0-9A-Za-z])(?P<dir>/proc/|#p/)(?P<pid>[0-9]+)(?![0-9])")
+# 'N: msg' with an empty text name (pexit's "%s %lud: %s", proc.c), at the start of
+# a text, after a quote or a blank; only a known pid is rewritten
+_BARE_PID_RE = re.compile(r"(?<![^\s'\"])(?P<pid>[0-9]+):(?= |$)")
 _AWAIT_RE = re.compile(r"^(?P<pid>[0-9]+)(?P<times>(?: [0-9]+){0,3})(?P<rest>.*)$", re.S)
 _SEQ_PROC_RE = re.compile(r"^s([0-9]+)$")
 _SLICE_RE = re.compile(r"^(?P<path>[^\[]+)\[(?P<a>[0-9]+):(?P<b>[0-9]+)\]$")
@@ -401,11 +412,23 @@ def _pids(w: _Rewriter) -> None:
             w.rewrite(f"out.{k}", "pids", lambda v: _await_text(v, token) if isinstance(v, str) else v)
 
     def in_text(s: str) -> str:
-        def sub(m: re.Match[str]) -> str:
+        def named(m: re.Match[str]) -> str:
             pid = int(m.group("pid"))
             return f"{m.group('name')} <pid:{names[pid]}>:" if pid in names else m.group(0)
 
-        return _NAME_PID_RE.sub(sub, s)
+        def proc_file(m: re.Match[str]) -> str:
+            pid = int(m.group("pid"))
+            return f"{m.group('dir')}<pid:{names[pid]}>" if pid in names else m.group(0)
+
+        def bare(m: re.Match[str]) -> str:
+            pid = int(m.group("pid"))
+            return f"<pid:{names[pid]}>:" if pid in names else m.group(0)
+
+        if not names or not any(c.isdigit() for c in s):
+            return s
+        s = _NAME_PID_RE.sub(named, s)
+        s = _PROC_PID_RE.sub(proc_file, s)
+        return _BARE_PID_RE.sub(bare, s)
 
     w.strings("pids", in_text)
 

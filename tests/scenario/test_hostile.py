@@ -163,7 +163,7 @@ def test_strings_with_python_line_breaks_compile_and_parse_back(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("stmt, reason", [
-    ("rfork h:cont", "rfork argument 1 takes a value (i: s: b: a: v: n:), not 'h:cont'"),
+    ("rfork h:cont", "rfork argument 1 takes a value (i: s: b: a: v: n: f:), not 'h:cont'"),
     ("rfork i:16 i:3", "rfork argument 2 takes a block (c:), not 'i:3'"),
     ("exits w:segments", "exits argument 1 takes a value"),
     ("exits h:cont", "exits argument 1 takes a value"),

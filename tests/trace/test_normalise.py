@@ -161,3 +161,45 @@ def test_different_binaries_give_equal_symbolic_addresses() -> None:
     a, b = normalise(trace(0x400000)).records, normalise(trace(0x600000)).records
     assert a[1] == b[1]
     assert a[0] != b[0]  # but the tables differ, and the diff shows it
+
+
+def test_pids_in_proc_paths_and_bare_wait_texts() -> None:
+    recs = _family(101, 103, 105)
+    recs.append(R("main", 6, 7, "call", "postnote", ["i:0", "i:103", "s:kill"], ret=-1,
+                  err="'/proc/103/note' file does not exist", out={"note": "#p/101/ctl 103: gone"}))
+    recs.append(R("main", 7, 8, "call", "await", ["b:w", "i:256"], ret=20,
+                  out={"str": "103 0 0 0 ' 103: bye'"}))
+    got = _one(recs, "main", 6)[0]
+    assert got.err == "'/proc/<pid:s1>/note' file does not exist"
+    assert got.out["note"] == "#p/<pid:main>/ctl <pid:s1>: gone"
+    assert _one(recs, "main", 7)[0].out["str"] == "<pid:s1> <t> <t> <t> ' <pid:s1>: bye'"
+    # an unknown number stays as it is, and so does a number that is part of a word
+    recs[-2].err = "'/proc/999/note' x1030/proc/103x: 1031:"
+    assert _one(recs, "main", 6)[0].err == "'/proc/999/note' x1030/proc/103x: 1031:"
+
+
+LINEAR_GUARD = """
+import sys
+from harness.trace.normalise import normalise
+from harness.trace.schema import Record as R
+n = 1 << 20
+shapes = ["x" * n, "1" * n, "a " * (n // 2), ":" * n, "x" * n + " 7:", "/proc/" * (n // 6),
+          "x 1" * (n // 3), "'" + "7" * n, "pc=0x" + "a" * n + "g"]
+for s in shapes:
+    recs = [R("main", 0, 0, "start", "start", out={"pid": 7}),
+            R("main", 1, 1, "probe", "probe", ["w:buf"], err=s, out={"text": s, "str": [s]})]
+    normalise(recs)
+print("ok")
+"""
+
+
+def test_every_rule_is_linear_on_a_mebibyte_without_blanks() -> None:
+    # Not a timing assertion: the quadratic pattern (issue 9) needs ~10^11 steps on
+    # these strings and never ends; the linear one needs a second or two.  The
+    # timeout is only a hang guard.  Scaling is measured in benchmarks/bench_normalise.py.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", LINEAR_GUARD], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

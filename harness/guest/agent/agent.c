@@ -832,6 +832,14 @@ tokenize1(char *r, char *e, int lineno)
 }
 
 static int
+namechar(int c, int first)
+{
+	if((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')
+		return 1;
+	return !first && c >= '0' && c <= '9';
+}
+
+static int
 isname(char *s)
 {
 	if(!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
@@ -1172,9 +1180,76 @@ parsearg(Arg *a, char *tok, int line)
 			fail(line, "n: takes no value", nil, nil);
 		break;
 	case 's':
+	case 'f':
 		a->val = expand(a->text);
 		break;
 	}
+}
+
+/* $NAME or ${NAME} at t (after expand: $agent and $dir are gone): the name into
+ * buf, the characters taken; 0 when t is a plain '$' (harness/program.py STRING_VAR_RE) */
+static int
+varname(char *t, char *buf, int nbuf)
+{
+	int i, brace;
+	char *q;
+
+	q = t + 1;
+	brace = *q == '{';
+	if(brace)
+		q++;
+	for(i = 0; namechar(q[i], i == 0); i++)
+		if(i < nbuf - 1)
+			buf[i] = q[i];
+	if(i == 0 || i >= nbuf - 1 || (brace && q[i] != '}'))
+		return 0;
+	buf[i] = 0;
+	return (q - t) + i + brace;
+}
+
+/* every variable an f: string names is set by some step (or predefined) */
+static void
+checkfvars(int line, char *t, char *defined)
+{
+	char name[64];
+	int n, ref;
+
+	for(; *t; t++){
+		if(*t != '$' || (n = varname(t, name, sizeof name)) == 0)
+			continue;
+		ref = findvar(name);
+		if((ref < 0 || !defined[ref]) && lookup(predef, name) < 0)
+			failr(line, "variable ", name, " is never set");
+		t += n - 1;
+	}
+}
+
+/* an f: string now: each variable's value in signed decimal (into the pool) */
+static char*
+fmtvars(Proc *p, char *t)
+{
+	Str s;
+	char name[64], *buf, *q;
+	long max;
+	int i, n;
+
+	max = strlen(t) + 1;
+	for(q = t; *q; q++)
+		if(*q == '$')
+			max += 21;
+	buf = palloc(max);
+	sinit(&s, buf, max);
+	while(*t){
+		n = *t == '$' ? varname(t, name, sizeof name) : 0;
+		if(n == 0){
+			sputc(&s, *t++);
+			continue;
+		}
+		i = findvar(name);
+		sint(&s, i >= 0 ? (vlong)p->vals[i] : 0);
+		t += n;
+	}
+	return buf;
 }
 
 /* The kinds argument I of OP may have (ops.h slots): as harness/program.py _parse_stmt. */
@@ -1192,7 +1267,7 @@ checkslot(int op, int i, Arg *a, char *tok, int line)
 	case 'c':	kinds = "c"; what = "a block (c:)"; break;
 	case 'h':	kinds = "h"; what = "a handler mode (h:)"; break;
 	case 'w':	kinds = "w"; what = "a word (w:)"; break;
-	default:	kinds = valuekinds; what = "a value (i: s: b: a: v: n:)"; break;
+	default:	kinds = valuekinds; what = "a value (i: s: b: a: v: n: f:)"; break;
 	}
 	if(strchr(kinds, a->kind) != nil)
 		return;
@@ -1436,6 +1511,9 @@ checkrefs(void)
 						failr(st->line, "variable ", a->text, " is never set");
 					if(a->ref < 0)
 						a->ref = addvar(a->text);
+					break;
+				case 'f':
+					checkfvars(st->line, a->val, defined);
 					break;
 				case 'a':
 					if(a->absbase)
@@ -1691,6 +1769,8 @@ value(Proc *p, Arg *a)
 		return p->vals[a->ref];
 	case 's':
 		return (uvlong)(uintptr)a->val;
+	case 'f':
+		return (uvlong)(uintptr)fmtvars(p, a->val);
 	case 'b':
 		return (uvlong)(uintptr)(bufs[a->ref].data + a->off);
 	case 'a':

@@ -62,8 +62,8 @@ enum {
 	Ofd2path, Ochdir, Opostnote, Oprobe, Owritefile, Oputenv, Otouch, Nops,
 };
 
-static char *argkinds = "isbavnchw";
-static char *valuekinds = "isbavn";
+static char *argkinds = "isfbavnchw";
+static char *valuekinds = "isbavnf";
 static char *probes[] = { "segments", "fds", "errstr", "noteid", "buf", "env", "args", "procargs", "brk", nil };
 static char *hmodes[] = { "cont", "dflt", "exit", "badarg", "none", nil };
 enum { Hcont, Hdflt, Hexit, Hbadarg, Hnone };
