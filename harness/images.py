@@ -12,6 +12,7 @@ hold manifests, one ``[[image]]`` table per kernel::
     sha256 = "…64 hex digits…"        # of the bytes as downloaded
     profile = "9front-current"        # optional: the model profile to use
     qemu_profile = "arm64-uboot"      # optional: the QEMU profile to boot with
+    kind = "kernel"                   # optional: kernel (default) | iso | disk
     notes = "built from 9front 027f579f4 with the stock bootfs"   # optional
 
 ``fetch`` downloads into the cache (``cache_root()/images/SHA256/NAME``),
@@ -37,6 +38,7 @@ from harness.guest.build import cache_root, file_sha256
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
 ARCHES = ("amd64", "arm64", "mips")
+KINDS = ("kernel", "iso", "disk")  # harness.qemu.mediachoice.MediumKind's values
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHUNK = 1 << 20
@@ -53,6 +55,7 @@ class Image:
     profile: str | None = None
     qemu_profile: str | None = None
     notes: str = ""
+    kind: str = "kernel"  # what it is: a kernel file, a release ISO, an installed disk image
 
 
 def manifest_dirs() -> list[Path]:
@@ -82,8 +85,10 @@ def load_manifest(path: Path) -> list[Image]:
             raise InputError(f"{where}: sha256 must be 64 hex digits")
         if not t["url"].startswith(("http://", "https://", "file://")):
             raise InputError(f"{where}: url must be http(s):// or file://")
+        if t.get("kind", "kernel") not in KINDS:
+            raise InputError(f"{where}: kind {t['kind']!r} is not one of {', '.join(KINDS)}")
         out.append(Image(t["name"], t["arch"], t["url"], t["sha256"].lower(), path, t.get("profile"),
-                         t.get("qemu_profile"), t.get("notes", "")))
+                         t.get("qemu_profile"), t.get("notes", ""), t.get("kind", "kernel")))
     return out
 
 
@@ -120,6 +125,17 @@ def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] 
     part = dest.parent / (dest.name + ".part")
     try:
         _download(img, part, progress)
+        store(img, part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def store(img: Image, part: Path, dest: Path | None = None) -> Path:
+    """Move the downloaded bytes PART into the cache once they match IMG's sha256."""
+    dest = dest or cached_path(img)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
         got = file_sha256(part)
         if got != img.sha256:
             raise ImageError(f"{img.name}: {img.url} has sha256 {got}, the manifest says {img.sha256} "
@@ -135,8 +151,6 @@ def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] 
             os.replace(part, dest)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise ImageError(f"{img.name}: cannot store {img.url}: {e}") from None
-    finally:
-        part.unlink(missing_ok=True)
     return dest
 
 
@@ -155,15 +169,19 @@ def verify_cached(img: Image, path: Path) -> None:
 
 
 def _download(img: Image, part: Path, progress: Callable[[str], None] | None) -> None:
+    download(img.url, part, img.name, progress)
+
+
+def download(url: str, part: Path, label: str, progress: Callable[[str], None] | None) -> None:
     try:
-        with urllib.request.urlopen(img.url, timeout=60) as resp, part.open("wb") as out:  # noqa: S310 - http(s)/file only
+        with urllib.request.urlopen(url, timeout=60) as resp, part.open("wb") as out:  # noqa: S310 - http(s)/file only
             total = int(resp.headers.get("Content-Length") or 0)
             done = 0
             for chunk in iter(lambda: resp.read(CHUNK), b""):
                 out.write(chunk)
                 done += len(chunk)
                 if progress is not None and total:
-                    progress(f"{img.name}: {done >> 20}/{total >> 20} MiB")
+                    progress(f"{label}: {done >> 20}/{total >> 20} MiB")
     except (urllib.error.URLError, TimeoutError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise ImageError(f"{img.name}: cannot download {img.url}: {reason}") from None
+        raise ImageError(f"{label}: cannot download {url}: {reason}") from None

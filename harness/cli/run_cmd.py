@@ -11,6 +11,7 @@ from harness.errors import ExitCode, UsageError
 from harness.guest.simkernel import is_simulated_kernel
 from harness.guest.simkernel import load as load_simulated_kernel
 from harness.model.profiles import get_profile
+from harness.qemu.mediachoice import DiskBoot, MediumChoice, MediumKind
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.run.results import ResultsDir
@@ -35,6 +36,15 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
 @click.option("--image", "image_name", help="A kernel named in images/*.toml: fetched, sha256-checked, booted "
               "(arch and profiles from its manifest unless given).")
+@click.option("--iso", "iso_path", type=click.Path(exists=True, dir_okay=False),
+              help="A 9front release ISO (amd64, .iso or .iso.gz): its kernel boots with the ISO as CD and root; "
+                   "the agent is built by the live system's compilers.")
+@click.option("--disk", "disk_path", type=click.Path(exists=True, dir_okay=False),
+              help="An installed 9front disk image (raw or qcow2, amd64 or arm64), booted by its own loader from a "
+                   "copy-on-write overlay with console=0 in plan9.ini; the image itself is only read.")
+@click.option("--disk-boot", type=click.Choice([d.value for d in DiskBoot]), default=DiskBoot.LOADER.value,
+              show_default=True, help="With --disk: the image's own boot loader, or -kernel its plan9.ini's bootfile.")
+@click.option("--bootargs", help="Answer to 'bootargs is' (default: the ISO's CD; for a disk, its plan9.ini's default).")
 @click.option("--agent", type=click.Path(exists=True, dir_okay=False),
               help="The guest agent built for ARCH (default: cached, else built inside the guest).")
 @click.option("--profile", help="Kernel semantic profile the model uses (see `harness profiles`).")
@@ -52,12 +62,18 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
         profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
         boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False,
-        image_name: str | None = None) -> int:
+        image_name: str | None = None, iso_path: str | None = None, disk_path: str | None = None,
+        disk_boot: str = DiskBoot.LOADER.value, bootargs: str | None = None) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
     One verdict per scenario: pass, diverged, guest-crash or infra-error.
     Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
     """
+    media = MediumChoice.from_options(image_name, kernel, iso_path, disk_path, disk_boot, bootargs, simulate)
+    if image_name and media.kind is not MediumKind.KERNEL:
+        iso_path, disk_path, image_name = media.resolve_image(image_name, arch, click.echo)
+        arch = arch or media.arch
+        profile = profile or media.profile
     if image_name:
         if kernel or simulate:
             raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
@@ -81,9 +97,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         get_profile(profile)
     if fault and not simulate:
         raise UsageError("--fault only applies to --simulate")
-    if ktrace and (simulate or not kernel):
+    if ktrace and (simulate or not (kernel or media.boots_medium)):
         raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
-    if not kernel and not simulate:
+    if not kernel and not simulate and not media.boots_medium:
         from harness.cli.model_cmd import model
 
         ctx = click.get_current_context()
@@ -101,7 +117,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if not compiled:
         raise UsageError("no scenarios matched")
     qemu_binary = ""
-    if not simulate:
+    if media.boots_medium:
+        media.check(arch)
+    elif not simulate:
         from harness.qemu.profiles import check_qemu
         from harness.qemu.profiles import get_profile as get_qemu_profile
         from harness.run.qemusession import check_kernel
@@ -111,6 +129,14 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         qemu_binary = get_qemu_profile(qemu_profile or arch).binary
         check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
     results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
+    medium = None
+    if media.boots_medium:
+        from harness.guest.build import cache_root
+
+        medium = media.prepare(arch, results.path("medium", ".keep").parent, cache_root() / "isos")
+        click.echo(f"boot: {medium.describe}")
+        qemu_binary = medium.profile.binary
+        kernel = str(medium.kernel) if medium.kernel is not None else str(medium.identity)
     if not simulate:
         from harness.guest.build import resolve_agent
         from harness.run.qemusession import qemu_session_factory
@@ -118,8 +144,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         assert kernel is not None
         if not agent:
             agent = str(resolve_agent(arch, Path(kernel), qemu_profile, results.path("agent-build", ".keep").parent,
-                                      boot_scale, say=click.echo))
-        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace)
+                                      boot_scale, say=click.echo, medium=medium))
+        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace,
+                                            medium=medium)
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
                     "scenarios": len(compiled), "ktrace": ktrace}
     agent_image = Path(agent).read_bytes() if agent else None
@@ -142,7 +169,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         run_factory = factory
     else:
         results.write_versions([qemu_binary])
-        cfg.symbolise = _symboliser(Path(kernel or ""))
+        # a disk booted by its own loader: the kernel is inside the image, not symbolised
+        cfg.symbolise = _symboliser(Path(kernel or "")) if medium is None or medium.kernel else None
         cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
         run_factory = qemu_factory  # type: ignore[assignment]
     click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}"

@@ -90,15 +90,16 @@ def read_range(disk: Disk, offset: int, length: int, dest: Path | None = None) -
             f.seek(offset)
             data = f.read(length)
     else:
-        if offset % SECTOR or length % SECTOR:
-            raise InfraError("qcow2 ranges are read in whole sectors")
         tmp = (dest or disk.path.parent / f".nh-range-{os.getpid()}").with_suffix(".range")
         tmp.unlink(missing_ok=True)
-        proc = subprocess.run([qemu_img(), "dd", "-f", disk.format, "-O", "raw", f"bs={SECTOR}",
-                               f"skip={offset // SECTOR}", f"count={length // SECTOR}",
-                               f"if={disk.path}", f"of={tmp}"], capture_output=True, text=True)
+        # a raw view of the range (qemu-img dd's skip= miscounts in QEMU 7.2); ',' doubled
+        opts = (f"driver=raw,offset={offset},size={length},file.driver={disk.format},"
+                f"file.file.filename={str(disk.path).replace(',', ',,')}")
+        proc = subprocess.run([qemu_img(), "convert", "--image-opts", opts, "-O", "raw", str(tmp)],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
-            raise ImageError(f"{disk.path}: qemu-img dd: {proc.stderr.strip()}")
+            raise ImageError(f"{disk.path}: qemu-img cannot read bytes {offset}+{length}: "
+                             f"{proc.stderr.strip()}")
         data = tmp.read_bytes()
         tmp.unlink()
     if len(data) != length:

@@ -22,7 +22,6 @@ Kinds, in order of how little a newcomer needs:
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from harness.errors import UsageError
 from harness.qemu import diskimage, iso
 from harness.qemu.console import BootDialogue, BootTimeouts
 from harness.qemu.machine import Machine
+from harness.qemu.mediachoice import DiskBoot, MediumKind
 from harness.qemu.profiles import (
     UBOOT_ARM64,
     Disk,
@@ -38,18 +38,6 @@ from harness.qemu.profiles import (
     get_profile,
     make_overlay,
 )
-
-
-class MediumKind(enum.Enum):
-    KERNEL = "kernel"
-    ISO = "iso"
-    DISK = "disk"
-
-
-class DiskBoot(enum.Enum):
-    LOADER = "loader"  # the image's own boot loader reads the (overlay's) plan9.ini
-    KERNEL = "kernel"  # -kernel the bootfile from the image's FAT, its plan9.ini as -append
-
 
 # arm64 installed images boot through U-Boot's distro boot: it finds boot.scr
 # on the first (active) partition and runs it (sys/src/boot/qemu/boot.txt).

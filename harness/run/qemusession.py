@@ -20,6 +20,7 @@ from harness.guest.delivery import mount_commands as delivery_mount_commands
 from harness.model.fs import AGENT_PATH, SCRATCH_DIR
 from harness.qemu.console import BootTimeouts, GuestPanic
 from harness.qemu.machine import Machine
+from harness.qemu.media import BootMedium
 from harness.qemu.profiles import Disk, QemuProfile, qemu_img
 from harness.qemu.profiles import get_profile as get_qemu_profile
 from harness.run.consolesession import AGENT_COMMAND, run_on_console
@@ -37,9 +38,10 @@ SCRATCH = SCRATCH_DIR
 AGENT = AGENT_PATH
 
 
-def mount_commands(profile: QemuProfile) -> list[str]:
+def mount_commands(profile: QemuProfile, device: str | None = None) -> list[str]:
+    """DEVICE: the delivery disk's guest name when a boot medium's disks come first."""
     return [
-        *delivery_mount_commands(profile.guest_disks[0], "nhdisk", MOUNTPOINT),
+        *delivery_mount_commands(device or profile.guest_disks[0], "nhdisk", MOUNTPOINT),
         f"mkdir -p {MOUNTPOINT}/tmp/nh",
         f"bind -c {MOUNTPOINT}/tmp /tmp",
         f">{AGENT}; bind {MOUNTPOINT}/nhagent {AGENT}",
@@ -48,7 +50,8 @@ def mount_commands(profile: QemuProfile) -> list[str]:
 
 class QemuSession:
     def __init__(self, n: int, results: ResultsDir, qprofile: QemuProfile, kernel: Path,
-                 agent: Path, boot_scale: float = 1.0, ktrace: bool = False) -> None:
+                 agent: Path, boot_scale: float = 1.0, ktrace: bool = False,
+                 medium: BootMedium | None = None) -> None:
         assert qprofile.has_9front_kernel  # checked by check_kernel
         self.label = f"{qprofile.arch}#{n}"
         self.qprofile = qprofile
@@ -64,6 +67,7 @@ class QemuSession:
         self.machine: Machine | None = None
         self.qemu_command: list[str] = []
         self.ktrace = ktrace  # the agent also sends the kernel's syscall trace (-t)
+        self.medium = medium  # a release ISO or an installed disk (harness.qemu.media)
 
     def deliver(self, programs: dict[str, str]) -> None:
         self.disk = build_disk(self.workdir / "deliver.img", programs, self.agent)
@@ -79,9 +83,13 @@ class QemuSession:
 
     def boot(self) -> None:
         assert self.disk is not None
-        self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir,
-                               disks=[Disk(self.disk_image, self.disk_format)], snapshots=True,
-                               timeouts=BootTimeouts(scale=self.boot_scale))
+        delivery = [Disk(self.disk_image, self.disk_format)]
+        if self.medium is not None:
+            self.machine = self.medium.machine(self.workdir, delivery, boot_scale=self.boot_scale,
+                                               snapshots=True)
+        else:
+            self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir, disks=delivery,
+                                   snapshots=True, timeouts=BootTimeouts(scale=self.boot_scale))
         try:
             self.machine.start()
             self.qemu_command = self.machine.command
@@ -91,7 +99,8 @@ class QemuSession:
                 link.symlink_to((self.workdir / "console.log").relative_to(link.parent))
             self.results.path("qemu-command.txt").write_text(" ".join(self.machine.command) + "\n")
             self.machine.boot()
-            for cmd in mount_commands(self.qprofile):
+            device = self.medium.delivery_device if self.medium is not None else None
+            for cmd in mount_commands(self.qprofile, device):
                 res = self.machine.run(cmd, timeout=60)
                 if not res.ok:
                     raise InfraError(f"guest set-up failed: {cmd!r}: status {res.status!r}: {res.output.strip()[:200]}")
@@ -136,10 +145,11 @@ def check_kernel(arch: str, kernel: Path, qemu_profile: str | None = None) -> Qe
 
 
 def qemu_session_factory(arch: str, kernel: Path, agent: Path, qemu_profile: str | None = None,
-                         boot_scale: float = 1.0, ktrace: bool = False) -> Callable[[int, ResultsDir], GuestSession]:
-    qprofile = check_kernel(arch, kernel, qemu_profile)
+                         boot_scale: float = 1.0, ktrace: bool = False,
+                         medium: BootMedium | None = None) -> Callable[[int, ResultsDir], GuestSession]:
+    qprofile = medium.profile if medium is not None else check_kernel(arch, kernel, qemu_profile)
 
     def make(n: int, results: ResultsDir) -> GuestSession:
-        return QemuSession(n, results, qprofile, kernel, agent, boot_scale, ktrace)
+        return QemuSession(n, results, qprofile, kernel, agent, boot_scale, ktrace, medium)
 
     return make

@@ -1,0 +1,87 @@
+"""Which boot medium a run's options name (--kernel, --iso, --disk, --image), checked
+as bad input (exit 2) before anything boots.  Kept free of heavy imports: the CLI
+imports it at start-up; harness.qemu.media does the work."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.qemu.media import BootMedium
+
+
+class MediumKind(enum.Enum):
+    KERNEL = "kernel"
+    ISO = "iso"
+    DISK = "disk"
+
+
+class DiskBoot(enum.Enum):
+    LOADER = "loader"  # the image's own boot loader reads the (overlay's) plan9.ini
+    KERNEL = "kernel"  # -kernel the bootfile from the image's FAT, its plan9.ini as -append
+
+
+@dataclass
+class MediumChoice:
+    kind: MediumKind
+    path: Path | None = None  # the ISO or disk image
+    disk_boot: DiskBoot = DiskBoot.LOADER
+    bootargs: str | None = None
+    arch: str | None = None  # from a manifest
+    profile: str | None = None  # from a manifest
+
+    @classmethod
+    def from_options(cls, image: str | None, kernel: str | None, iso: str | None, disk: str | None,
+                     disk_boot: str, bootargs: str | None, simulate: bool) -> MediumChoice:
+        given = [name for name, v in (("--kernel", kernel), ("--iso", iso), ("--disk", disk),
+                                      ("--image", image)) if v]
+        if len(given) > 1:
+            raise UsageError(f"give one of --kernel, --iso, --disk, --image (not {' and '.join(given)})")
+        if (iso or disk) and simulate:
+            raise UsageError("--iso and --disk boot real media: not with --simulate")
+        kind = MediumKind.ISO if iso else MediumKind.DISK if disk else MediumKind.KERNEL
+        if image:
+            from harness import images
+
+            kind = MediumKind(images.find_image(image).kind)
+        source = iso or disk
+        return cls(kind, Path(source) if source else None, DiskBoot(disk_boot), bootargs)
+
+    @property
+    def boots_medium(self) -> bool:
+        return self.kind is not MediumKind.KERNEL
+
+    def resolve_image(self, name: str, arch: str | None,
+                      say: Callable[[str], None]) -> tuple[str | None, str | None, None]:
+        """An ISO or disk named in a manifest: fetched, sha256-checked; (iso, disk, image=None)."""
+        from harness import images
+
+        img = images.find_image(name)
+        if arch and arch != img.arch:
+            raise UsageError(f"image {img.name} is for {img.arch}, not {arch}")
+        self.path = images.fetch(img, progress=say)
+        self.arch, self.profile = img.arch, img.profile
+        say(f"image: {img.name} ({img.kind}, {img.sha256[:16]}) -> {self.path}")
+        return (str(self.path), None, None) if self.kind is MediumKind.ISO else (None, str(self.path), None)
+
+    def check(self, arch: str | None) -> None:
+        if not arch:
+            raise UsageError(f"--arch is required with --{self.kind.value}")
+        if self.kind is MediumKind.ISO and arch != "amd64":
+            raise UsageError(f"--iso boots 9front's amd64 release ISO; there is none for {arch} (use --disk)")
+        if self.kind is MediumKind.DISK and arch not in ("amd64", "arm64"):
+            raise UsageError(f"--disk boots amd64 or arm64 images, not {arch}")
+
+    def prepare(self, arch: str, workdir: Path, iso_cache: Path) -> BootMedium:
+        from harness.qemu import media
+
+        assert self.path is not None
+        if self.kind is MediumKind.ISO:
+            return media.iso_medium(arch, self.path, workdir, iso_cache, bootargs=self.bootargs)
+        return media.disk_medium(arch, self.path, workdir, how=self.disk_boot, bootargs=self.bootargs)
