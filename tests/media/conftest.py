@@ -3,30 +3,15 @@ release-style ISO and disks the tests assemble around them (mediautil)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from mediautil import missing
 
 from harness.errors import HarnessError
 from harness.qemu.fixture import build_fixture
-from harness.qemu.profiles import QemuProfile, check_qemu
-
-
-def missing(msg: str) -> None:
-    """Skip locally, fail in CI (where `make sysdeps` installs QEMU, mtools, binutils)."""
-    if os.environ.get("CI"):
-        pytest.fail(msg + " (CI is set: `make sysdeps` should have installed it)")
-    pytest.skip(msg)
-
-
-def need_qemu(profile: QemuProfile) -> None:
-    try:
-        check_qemu(profile)
-    except HarnessError as e:
-        missing(str(e))
 
 
 @pytest.fixture(autouse=True)

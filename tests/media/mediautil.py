@@ -17,13 +17,33 @@ extraction, overlay and plan9.ini change run on real QEMU in CI.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from harness.errors import HarnessError
 from harness.qemu import uimage
+from harness.qemu.profiles import QemuProfile, check_qemu
 
 SECTOR = 512
+
+
+def missing(msg: str) -> None:
+    """Skip locally, fail in CI (where `make sysdeps` installs QEMU, mtools, binutils)."""
+    if os.environ.get("CI"):
+        pytest.fail(msg + " (CI is set: `make sysdeps` should have installed it)")
+    pytest.skip(msg)
+
+
+def need_qemu(profile: QemuProfile) -> None:
+    try:
+        check_qemu(profile)
+    except HarnessError as e:
+        missing(str(e))
+
 ISO_PLAN9INI = (b"# config for initial cd booting\ncdboot=yes\nmouseport=ask\nmonitor=ask\n"
                 b"vgasize=ask\nbootfile=/amd64/9pc64\n")
 # sys/src/boot/qemu/boot.txt at 027f579f4, what boot.scr runs
