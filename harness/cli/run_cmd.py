@@ -74,6 +74,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         iso_path, disk_path, image_name = media.resolve_image(image_name, arch, click.echo)
         arch = arch or media.arch
         profile = profile or media.profile
+    if media.boots_medium:
+        media.check(arch, qemu_profile)
     if image_name:
         if kernel or simulate:
             raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
@@ -117,9 +119,7 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if not compiled:
         raise UsageError("no scenarios matched")
     qemu_binary = ""
-    if media.boots_medium:
-        media.check(arch)
-    elif not simulate:
+    if not simulate and not media.boots_medium:
         from harness.qemu.profiles import check_qemu
         from harness.qemu.profiles import get_profile as get_qemu_profile
         from harness.run.qemusession import check_kernel
@@ -135,7 +135,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
 
         medium = media.prepare(arch, results.path("medium", ".keep").parent, cache_root() / "isos")
         click.echo(f"boot: {medium.describe}")
-        qemu_binary = medium.profile.binary
+        from harness.qemu.profiles import check_qemu
+
+        qemu_binary = check_qemu(medium.profile)  # one clear line and exit 3 before any boot
         kernel = str(medium.kernel) if medium.kernel is not None else str(medium.identity)
     if not simulate:
         from harness.guest.build import resolve_agent

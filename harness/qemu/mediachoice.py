@@ -50,6 +50,10 @@ class MediumChoice:
             from harness import images
 
             kind = MediumKind(images.find_image(image).kind)
+        if bootargs and kind is MediumKind.KERNEL:
+            raise UsageError("--bootargs answers a release's boot prompt: give it with --iso or --disk")
+        if disk_boot != DiskBoot.LOADER.value and kind is not MediumKind.DISK:
+            raise UsageError("--disk-boot only applies to --disk")
         source = iso or disk
         return cls(kind, Path(source) if source else None, DiskBoot(disk_boot), bootargs)
 
@@ -70,7 +74,9 @@ class MediumChoice:
         say(f"image: {img.name} ({img.kind}, {img.sha256[:16]}) -> {self.path}")
         return (str(self.path), None, None) if self.kind is MediumKind.ISO else (None, str(self.path), None)
 
-    def check(self, arch: str | None) -> None:
+    def check(self, arch: str | None, qemu_profile: str | None = None) -> None:
+        if qemu_profile:
+            raise UsageError(f"--qemu-profile does not apply to --{self.kind.value}: the medium decides how it boots")
         if not arch:
             raise UsageError(f"--arch is required with --{self.kind.value}")
         if self.kind is MediumKind.ISO and arch != "amd64":

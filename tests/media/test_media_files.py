@@ -149,3 +149,25 @@ def test_changed_runs() -> None:
     b[12288] = 1
     assert diskimage.changed_runs(a, bytes(b)) == [(0, 8192), (12288, 4096)]
     assert diskimage.changed_runs(a, a) == []
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (["--iso", "X", "--kernel", "X"], "give one of --kernel, --iso, --disk, --image (not --kernel and --iso)"),
+    (["--iso", "X", "--simulate"], "not with --simulate"),
+    (["--iso", "X"], "--arch is required with --iso"),
+    (["--iso", "X", "--arch", "arm64"], "no arm64 release ISO|there is none for arm64"),
+    (["--disk", "X", "--arch", "mips"], "amd64 or arm64 images, not mips"),
+    (["--disk", "X", "--arch", "arm64", "--qemu-profile", "arm64"], "does not apply to --disk"),
+    (["--kernel", "X", "--arch", "amd64", "--bootargs", "local!/dev/sdC0/fs"], "--bootargs answers"),
+    (["--kernel", "X", "--arch", "amd64", "--disk-boot", "kernel"], "--disk-boot only applies"),
+])
+def test_media_options_bad_input(args: list[str], msg: str, tmp_path: Path, capsys) -> None:
+    from harness.cli import main
+
+    f = tmp_path / "X"
+    f.write_bytes(b"x")
+    argv = [str(f) if a == "X" else a for a in args]
+    assert main(["run", *argv, "--results", str(tmp_path / "r"), "--syscall", "rfork"]) == 2
+    err = capsys.readouterr().err
+    assert any(m in err for m in msg.split("|")), err
+    assert not (tmp_path / "r").exists()

@@ -112,16 +112,24 @@ def test_amd64_disk_own_loader_command_line(fixture_kernel, tmp_path: Path) -> N
     assert f"if=ide,index=0,media=disk,file={tmp_path / 'medium0.qcow2'},format=qcow2" in argv
 
 
-def test_cli_run_iso_builds_the_agent_in_the_live_system(fixture_kernel, tmp_path: Path, capsys,
+@pytest.mark.parametrize("via", ["--iso", "--image"])
+def test_cli_run_iso_builds_the_agent_in_the_live_system(via: str, fixture_kernel, tmp_path: Path, capsys,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """`harness run --iso` end to end up to the in-guest build: the fixture has no
-    compilers, so the build leaves no agent and the run stops as infrastructure (3),
-    after the guest mounted the build disk at sdC0 (the CD being sdD0)."""
+    """`harness run --iso` (or --image NAME of a manifest entry of kind iso) end to end
+    up to the in-guest build: the fixture has no compilers, so the build leaves no
+    agent and the run stops as infrastructure (3), after the guest mounted the build
+    disk at sdC0 (the CD being sdD0)."""
     monkeypatch.setenv("NINE_HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NINE_HARNESS_IMAGES", str(tmp_path / "manifests"))
     image = mu.make_iso(tmp_path / "9front.amd64.iso", fixture_kernel("amd64"))
     mu.need_qemu(media.get_profile("amd64"))
-    rc = main(["run", "--arch", "amd64", "--iso", str(image), "--results", str(tmp_path / "res"),
-               "--syscall", "rfork"])
+    if via == "--iso":
+        args = ["--arch", "amd64", "--iso", str(image)]
+    else:
+        assert main(["images", "add", str(image), "--name", "rel", "--arch", "amd64", "--kind", "iso",
+                     "--sha256", sha(image)]) == 0
+        args = ["--image", "rel"]
+    rc = main(["run", *args, "--results", str(tmp_path / "res"), "--syscall", "rfork"])
     out = capsys.readouterr()
     assert rc == 3, out
     assert "boot: ISO" in out.out and "agent: building in the guest" in out.out
