@@ -60,12 +60,18 @@ def make_iso(dest: Path, kernel: Path, plan9ini: bytes = ISO_PLAN9INI) -> Path:
     iso.new(interchange_level=3, joliet=3, vol_ident="Plan 9 Front")
     for d in ("amd64", "cfg", "386"):
         iso.add_directory("/" + d.upper(), joliet_path="/" + d)
+    # 386/9bootiso stands in for the El Torito no-emulation boot image mk9660 -B adds
     for iso_path, joliet, data in (("/AMD64/9PC64.;1", "/amd64/9pc64", kernel.read_bytes()),
                                    ("/CFG/PLAN9.INI;1", "/cfg/plan9.ini", plan9ini),
-                                   ("/386/README.;1", "/386/README", b"no 9bootiso: not 9front\n")):
+                                   ("/386/9BOOTISO.;1", "/386/9bootiso", b"\xf4" * 2048)):
         iso.add_fp(io.BytesIO(data), len(data), iso_path, joliet_path=joliet)
+    iso.add_eltorito("/386/9BOOTISO.;1", bootcatfile="/386/BOOT.CAT;1", joliet_bootcatfile="/386/boot.cat",
+                     media_name="noemul")
     iso.write(str(dest))
     iso.close()
+    # a hybrid MBR in the system area, as 9front's %.pc.iso writes for 9boothyb
+    with dest.open("r+b") as f:
+        f.write(_mbr([(0xEF, 4, 1024, True)]))
     return dest
 
 
