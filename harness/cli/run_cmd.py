@@ -133,7 +133,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if media.boots_medium:
         from harness.guest.build import cache_root
 
-        medium = media.prepare(arch, results.path("medium", ".keep").parent, cache_root() / "isos")
+        medium = media.prepare(arch, results.path("medium", ".keep").parent, cache_root() / "isos",
+                               say=lambda s: click.echo(s, err=True))
         click.echo(f"boot: {medium.describe}")
         from harness.qemu.profiles import check_qemu
 

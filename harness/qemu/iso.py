@@ -20,7 +20,7 @@ import gzip
 import io
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -61,7 +61,7 @@ def parse_plan9ini(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def plain_iso(path: Path, cache: Path) -> Path:
+def plain_iso(path: Path, cache: Path, say: Callable[[str], None] | None = None) -> Path:
     """PATH itself, or for a gzipped ISO (9front publishes .iso.gz) its unpacked copy
     under CACHE, keyed by the compressed file's size and mtime and written atomically."""
     with path.open("rb") as f:
@@ -75,6 +75,8 @@ def plain_iso(path: Path, cache: Path) -> Path:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    if say is not None:
+        say(f"iso: unpacking {path.name} into {dest.parent} (once)")
     try:
         with gzip.open(path, "rb") as src, part.open("wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
@@ -140,11 +142,12 @@ def _normal(name: str) -> str:
     return "/" + name.strip("/").lower()
 
 
-def open_release_iso(path: Path, workdir: Path, cache: Path) -> IsoBoot:
+def open_release_iso(path: Path, workdir: Path, cache: Path,
+                     say: Callable[[str], None] | None = None) -> IsoBoot:
     """Read the ISO's plan9.ini, extract its kernel into WORKDIR; the ISO is only read."""
     if not path.is_file():
         raise ImageError(f"{path}: no such ISO")
-    iso = plain_iso(path, cache)
+    iso = plain_iso(path, cache, say)
     reader = IsoReader(iso)
     try:
         conf = parse_plan9ini(reader.read(PLAN9_INI).decode("utf-8", "replace"))
@@ -173,4 +176,13 @@ def kernel_conf(conf: tuple[tuple[str, str], ...] | list[tuple[str, str]], *, ex
     for word in extra.split():
         key, _, value = word.partition("=")
         out[key] = value
-    return " ".join(f"{k}={v}" for k, v in out.items())
+    return " ".join(_quote(f"{k}={v}") for k, v in out.items())
+
+
+def _quote(word: str) -> str:
+    """pc's multibootargs() splits the command line with tokenize(2) (sys/src/9/pc/
+    bootargs.c), which takes '...' quoting with '' for a quote: so a value with
+    blanks (console=0 b115200) stays one line of plan9.ini."""
+    if not any(c in word for c in " \t'"):
+        return word
+    return "'" + word.replace("'", "''") + "'"

@@ -22,6 +22,7 @@ Kinds, in order of how little a newcomer needs:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -87,10 +88,10 @@ def kernel_medium(arch: str, kernel: Path, qemu_profile: str | None = None) -> B
 
 
 def iso_medium(arch: str, path: Path, workdir: Path, cache: Path, *, bootargs: str | None = None,
-               conf: str = "") -> BootMedium:
+               conf: str = "", say: Callable[[str], None] | None = None) -> BootMedium:
     if arch != "amd64":
         raise UsageError(f"--iso boots 9front's amd64 release ISO; there is no {arch} one (use --disk)")
-    boot = iso.open_release_iso(path, workdir, cache)
+    boot = iso.open_release_iso(path, workdir, cache, say)
     profile = get_profile("amd64")
     cd = ("-drive", f"if=ide,index={iso.CD_SLOT},media=cdrom,readonly=on,format=raw,file={boot.iso}")
     answer = bootargs or boot.bootargs

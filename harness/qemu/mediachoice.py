@@ -84,10 +84,11 @@ class MediumChoice:
         if self.kind is MediumKind.DISK and arch not in ("amd64", "arm64"):
             raise UsageError(f"--disk boots amd64 or arm64 images, not {arch}")
 
-    def prepare(self, arch: str, workdir: Path, iso_cache: Path) -> BootMedium:
+    def prepare(self, arch: str, workdir: Path, iso_cache: Path,
+                say: Callable[[str], None] | None = None) -> BootMedium:
         from harness.qemu import media
 
         assert self.path is not None
         if self.kind is MediumKind.ISO:
-            return media.iso_medium(arch, self.path, workdir, iso_cache, bootargs=self.bootargs)
+            return media.iso_medium(arch, self.path, workdir, iso_cache, bootargs=self.bootargs, say=say)
         return media.disk_medium(arch, self.path, workdir, how=self.disk_boot, bootargs=self.bootargs)

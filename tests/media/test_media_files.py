@@ -58,6 +58,11 @@ def test_not_a_release_iso(fixture_kernel, tmp_path: Path) -> None:
         iso.open_release_iso(missing, tmp_path / "w", tmp_path / "c")
 
 
+def test_kernel_conf_quotes_for_tokenize() -> None:
+    conf = [("console", "1"), ("bootargs", "local!/dev/sdC0/fscache -c"), ("x", "it's"), ("bootfile", "k")]
+    assert iso.kernel_conf(conf, extra="nh=1") == "console=0 'bootargs=local!/dev/sdC0/fscache -c' 'x=it''s' nh=1"
+
+
 def test_iso_is_amd64_only(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="amd64 release ISO"):
         media.iso_medium("arm64", tmp_path / "x.iso", tmp_path, tmp_path)
