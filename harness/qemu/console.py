@@ -106,6 +106,8 @@ PATTERNS = {
     "ask": r"(vgasize|monitor|mouseport) is \([^)\r\n]*\) \[([^\]\r\n]*)\] ?",
     # 9boot found no kernel to load (sys/src/boot/pc/sub.c) and waits at its '>' prompt
     "nobootfile": r"no bootfile\r*\n",
+    # SeaBIOS when a disk it was told to boot has no boot sector (or there is none)
+    "nobootable": r"Boot failed: not a bootable disk|No bootable device",
 }
 # What a serial console run answers to screenrc's questions (no graphics mode,
 # so rio does not take the screen; screenrc's own defaults for the rest).
@@ -358,7 +360,8 @@ class Console:
         while state is not BootState.RC:
             wait: dict[str, str]
             if state is BootState.FIRMWARE:
-                wait = {"banner": PATTERNS["banner"], "nobootfile": PATTERNS["nobootfile"]}
+                wait = {"banner": PATTERNS["banner"], "nobootfile": PATTERNS["nobootfile"],
+                        "nobootable": PATTERNS["nobootable"]}
                 if uboot is not None:
                     wait |= {"autoboot": uboot.autoboot, "uprompt": uboot.prompt}
             elif state is BootState.UBOOT_AUTOBOOT:
@@ -407,6 +410,9 @@ class Console:
             if name == "nobootfile":
                 raise ImageError(f"the boot loader found no bootfile= in plan9.ini; last console "
                                  f"lines: {self._tail_text()}")
+            if name == "nobootable":
+                raise ImageError(f"the firmware found nothing to boot ({match.group(0)}): the disk "
+                                 f"has no boot loader; last console lines: {self._tail_text()}")
             if name == "ask":
                 asked = match.group(1)
             if name == "uerror":

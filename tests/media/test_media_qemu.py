@@ -152,3 +152,18 @@ def test_cli_run_disk_arm64_mounts_delivery_after_the_image(fixture_kernel, tmp_
     log = next((tmp_path / "res").rglob("agent-build/console.log")).read_text()
     assert "dossrv -f /dev/sdG0/data nhbuild" in log  # sdF0 is the installed disk
     assert sha(image) == before
+
+
+def test_disk_without_boot_loader_is_an_image_error_not_a_timeout(tmp_path: Path) -> None:
+    """SeaBIOS's own words end the FIRMWARE state at once (real SeaBIOS, a blank disk)."""
+    from harness.errors import ImageError
+    from harness.qemu.machine import Machine
+    from harness.qemu.profiles import Disk, get_profile
+
+    blank = tmp_path / "blank.img"
+    blank.write_bytes(bytes(1 << 20))
+    profile = get_profile("amd64")
+    mu.need_qemu(profile)
+    with Machine(profile, None, workdir=tmp_path / "vm", disks=[Disk(blank)], net=False) as vm, \
+            pytest.raises(ImageError, match="the firmware found nothing to boot"):
+        vm.boot()
