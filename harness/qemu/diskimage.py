@@ -302,3 +302,14 @@ def kernel_from_fat(prep: PreparedDisk, workdir: Path) -> Path:
     dest = workdir / Path(name).name
     dest.write_bytes(data)
     return dest
+
+
+def check_bios_bootable(prep: PreparedDisk) -> None:
+    """What a BIOS boot of a 9front disk needs before 9boot reads plan9.ini: boot code
+    in the MBR (disk/mbr -m /386/mbr) and 9bootfat, which the 9fat's pbs loads
+    (sys/lib/dist/mkfile %.disk: disk/format -b /386/pbs ... 9bootfat)."""
+    hint = "; boot it with --disk-boot kernel (the kernel plan9.ini names, by -kernel)"
+    if read_range(prep.base, 0, 440) == bytes(440):
+        raise ImageError(f"{prep.base.path}: no boot code in the MBR, the BIOS cannot boot it{hint}")
+    if fat_read(prep.fat_copy, "9bootfat") is None:
+        raise ImageError(f"{prep.base.path}: no 9bootfat on {prep.fat.name}, 9front's pbs has nothing to load{hint}")

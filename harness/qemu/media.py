@@ -117,6 +117,7 @@ def disk_medium(arch: str, path: Path, workdir: Path, *, how: DiskBoot = DiskBoo
         return BootMedium(MediumKind.DISK, profile, kernel, path, append=iso.kernel_conf(prep.conf),
                           disks=(base,), dialogue=dialogue, describe=what + f", kernel {kernel.name} by -kernel")
     if arch == "amd64":
+        diskimage.check_bios_bootable(prep)
         return BootMedium(MediumKind.DISK, get_profile("amd64"), None, path, disks=(base,),
                           dialogue=dialogue, describe=what + ", booted by its own 9boot")
     assert ARM64_DISK.uboot is not None

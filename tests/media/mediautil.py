@@ -101,19 +101,27 @@ def _mcopy(image: Path, offset: int, files: dict[str, bytes], tmp: Path) -> None
         src.unlink()
 
 
-def make_amd64_disk(dest: Path, kernel: Path, plan9ini: bytes, mb: int = 48) -> Path:
+def make_amd64_disk(dest: Path, kernel: Path, plan9ini: bytes, mb: int = 48, *,
+                    loader: bytes | None = None) -> Path:
+    """LOADER: stand-in boot code (an MBR code area and a 9bootfat), never 9front's."""
     total = mb * 2048
     p9start, fat = 2048, 20480  # 10 MiB 9fat (prep's minimum)
     p9size = total - p9start
     with dest.open("wb") as f:
         f.truncate(total * SECTOR)
-        f.write(_mbr([(0x39, p9start, p9size, True)]))
+        mbr = bytearray(_mbr([(0x39, p9start, p9size, True)]))
+        if loader is not None:
+            mbr[: len(loader[:440])] = loader[:440]
+        f.write(mbr)
     _mformat(dest, p9start * SECTOR, fat, "9FAT", reserved=2)
     table = f"part 9fat 0 {fat}\npart nvram {fat} {fat + 1}\npart fs {fat + 1} {p9size}\n".encode()
     with dest.open("r+b") as f:  # the Plan 9 table: the partition's second sector (prep.c)
         f.seek((p9start + 1) * SECTOR)
         f.write(table.ljust(SECTOR, b"\0"))
-    _mcopy(dest, p9start * SECTOR, {"plan9.ini": plan9ini, "9pc64": kernel.read_bytes()}, dest.parent)
+    files = {"plan9.ini": plan9ini, "9pc64": kernel.read_bytes()}
+    if loader is not None:
+        files["9bootfat"] = loader
+    _mcopy(dest, p9start * SECTOR, files, dest.parent)
     return dest
 
 

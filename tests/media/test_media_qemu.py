@@ -102,7 +102,9 @@ def test_installed_amd64_disk_kernel_from_9fat(fmt: str, fixture_kernel, tmp_pat
 def test_amd64_disk_own_loader_command_line(fixture_kernel, tmp_path: Path) -> None:
     """9boot itself is 9front code and cannot be in CI: the command line boots the
     overlay as the first IDE disk with -boot c and no -kernel (run by hand on a real image)."""
-    image = mu.make_amd64_disk(tmp_path / "amd64.img", fixture_kernel("amd64"), b"bootfile=9pc64\n")
+    # cli; hlt: stand-in boot code (9front's mbr/pbs/9bootfat are not in CI)
+    image = mu.make_amd64_disk(tmp_path / "amd64.img", fixture_kernel("amd64"), b"bootfile=9pc64\n",
+                               loader=b"\xfa\xf4")
     medium = media.disk_medium("amd64", image, tmp_path / "medium")
     from harness.qemu.profiles import build_command
 
@@ -110,6 +112,19 @@ def test_amd64_disk_own_loader_command_line(fixture_kernel, tmp_path: Path) -> N
                          disks=medium.guest_disks(tmp_path), extra=medium.extra_args)
     assert "-kernel" not in argv and argv[argv.index("-boot") + 1] == "c"
     assert f"if=ide,index=0,media=disk,file={tmp_path / 'medium0.qcow2'},format=qcow2" in argv
+
+
+def test_amd64_disk_that_bios_cannot_boot_says_so(fixture_kernel, tmp_path: Path) -> None:
+    from harness.errors import ImageError
+
+    image = mu.make_amd64_disk(tmp_path / "amd64.img", fixture_kernel("amd64"), b"bootfile=9pc64\n")
+    with pytest.raises(ImageError, match="no boot code in the MBR.*--disk-boot kernel"):
+        media.disk_medium("amd64", image, tmp_path / "m1")
+    image = mu.make_amd64_disk(tmp_path / "amd64b.img", fixture_kernel("amd64"), b"bootfile=9pc64\n")
+    with image.open("r+b") as f:
+        f.write(b"\xfa\xf4")
+    with pytest.raises(ImageError, match="no 9bootfat on 9fat"):
+        media.disk_medium("amd64", image, tmp_path / "m2")
 
 
 @pytest.mark.parametrize("via", ["--iso", "--image"])
