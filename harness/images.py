@@ -176,11 +176,13 @@ def download(url: str, part: Path, label: str, progress: Callable[[str], None] |
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, part.open("wb") as out:  # noqa: S310 - http(s)/file only
             total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
+            done = shown = 0
             for chunk in iter(lambda: resp.read(CHUNK), b""):
                 out.write(chunk)
                 done += len(chunk)
-                if progress is not None and total:
+                # a line per tenth (an ISO is hundreds of MiB), and the last
+                if progress is not None and total and (done * 10 // total > shown or done == total):
+                    shown = done * 10 // total
                     progress(f"{label}: {done >> 20}/{total >> 20} MiB")
     except (urllib.error.URLError, TimeoutError, ValueError) as e:
         reason = getattr(e, "reason", e)
