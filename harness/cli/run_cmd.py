@@ -34,7 +34,7 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--syscall", help="Only scenarios covering this system call.")
 @click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
-@click.option("--image", "image_name", help="A kernel named in images/*.toml: fetched, sha256-checked, booted "
+@click.option("--image", "image_name", help="A kernel, release ISO or disk image named in images/*.toml: fetched, sha256-checked, booted "
               "(arch and profiles from its manifest unless given).")
 @click.option("--iso", "iso_path", type=click.Path(exists=True, dir_okay=False),
               help="A 9front release ISO (amd64, .iso or .iso.gz): its kernel boots with the ISO as CD and root; "
