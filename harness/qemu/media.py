@@ -82,11 +82,6 @@ class BootMedium:
                        dialogue=self.dialogue, extra_args=self.extra_args)
 
 
-def kernel_medium(arch: str, kernel: Path, qemu_profile: str | None = None) -> BootMedium:
-    return BootMedium(MediumKind.KERNEL, get_profile(qemu_profile or arch), kernel, kernel,
-                      describe=f"kernel {kernel}")
-
-
 def iso_medium(arch: str, path: Path, workdir: Path, cache: Path, *, bootargs: str | None = None,
                conf: str = "", say: Callable[[str], None] | None = None) -> BootMedium:
     if arch != "amd64":
