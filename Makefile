@@ -7,7 +7,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
-APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu
+APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium chromium-driver
 # Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel,
 # or IMAGE=NAME for a kernel, ISO or disk named in images/*.toml (fetched and sha256-checked),
 # or ISO=9front-NNNNN.amd64.iso.gz (a release ISO) or DISK=9front.qcow2 (an installed image, only read).
@@ -21,7 +21,7 @@ PROFILE ?=
 JOBS    ?= 1
 RESULTS ?= results
 
-.PHONY: run test setup sysdeps lint typecheck bench clean
+.PHONY: run test setup sysdeps lint typecheck bench clean gen
 
 setup: $(STAMP)
 
@@ -51,6 +51,12 @@ run: setup sysdeps
 lint: setup
 	$(BIN)/ruff check harness tests benchmarks conftest.py
 	$(BIN)/mypy
+	$(BIN)/python -m harness.ops --check
+
+# Regenerate what harness/ops (the catalogue of operations) describes: the
+# agent's ops.h, the host build's compat/calls.h and answers.h, docs/SCENARIOS.md's reference.
+gen: setup
+	$(BIN)/python -m harness.ops --write
 
 test: setup sysdeps lint
 	$(BIN)/pytest -q tests

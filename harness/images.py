@@ -22,10 +22,12 @@ lands in the cache), and re-checks a cached copy before every use.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
 import shutil
+import tempfile
 import tomllib
 import urllib.error
 import urllib.request
@@ -35,10 +37,12 @@ from pathlib import Path
 
 from harness.errors import ImageError, InputError, UsageError
 from harness.guest.build import cache_root, file_sha256
+from harness.model.arch import QEMU_ARCHES
+from harness.qemu.mediachoice import MediumKind
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
-ARCHES = ("amd64", "arm64", "mips")
-KINDS = ("kernel", "iso", "disk")  # harness.qemu.mediachoice.MediumKind's values
+ARCHES = QEMU_ARCHES
+KINDS = tuple(k.value for k in MediumKind)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHUNK = 1 << 20
@@ -55,7 +59,7 @@ class Image:
     profile: str | None = None
     qemu_profile: str | None = None
     notes: str = ""
-    kind: str = "kernel"  # what it is: a kernel file, a release ISO, an installed disk image
+    kind: str = MediumKind.KERNEL.value  # a kernel file, a release ISO, an installed disk image
 
 
 def manifest_dirs() -> list[Path]:
@@ -85,10 +89,11 @@ def load_manifest(path: Path) -> list[Image]:
             raise InputError(f"{where}: sha256 must be 64 hex digits")
         if not t["url"].startswith(("http://", "https://", "file://")):
             raise InputError(f"{where}: url must be http(s):// or file://")
-        if t.get("kind", "kernel") not in KINDS:
-            raise InputError(f"{where}: kind {t['kind']!r} is not one of {', '.join(KINDS)}")
+        kind = t.get("kind", MediumKind.KERNEL.value)
+        if kind not in KINDS:
+            raise InputError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         out.append(Image(t["name"], t["arch"], t["url"], t["sha256"].lower(), path, t.get("profile"),
-                         t.get("qemu_profile"), t.get("notes", ""), t.get("kind", "kernel")))
+                         t.get("qemu_profile"), t.get("notes", ""), kind))
     return out
 
 
@@ -116,42 +121,78 @@ def cached_path(img: Image, root: Path | None = None) -> Path:
 
 
 def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
-    """The kernel of IMG on disk, downloaded and checked if need be."""
+    """The kernel of IMG on disk, downloaded and checked if need be.
+
+    Everything is assembled in a private directory beside the cache and moved in
+    whole, so a failed or interrupted fetch leaves nothing in the cache."""
     dest = cached_path(img, root)
     if dest.is_file():
         verify_cached(img, dest)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.parent / (dest.name + ".part")
+    dest.parent.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent.parent))
     try:
+        part = work / "download.part"
         _download(img, part, progress)
-        store(img, part, dest)
+        _check_and_publish(img, part, work, dest)
     finally:
-        part.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     return dest
 
 
-def store(img: Image, part: Path, dest: Path | None = None) -> Path:
-    """Move the downloaded bytes PART into the cache once they match IMG's sha256."""
-    dest = dest or cached_path(img)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def store(img: Image, part: Path, root: Path | None = None) -> Path:
+    """Bytes already downloaded (PART, e.g. by `harness images add`) into the cache, once
+    they match IMG's sha256; PART is used up either way."""
+    dest = cached_path(img, root)
+    dest.parent.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent.parent))
+    try:
+        _check_and_publish(img, part, work, dest)
+    finally:
+        part.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
+
+
+def _check_and_publish(img: Image, part: Path, work: Path, dest: Path) -> None:
+    """Check PART's sha256, assemble the cache entry in WORK, move it in whole."""
     try:
         got = file_sha256(part)
         if got != img.sha256:
             raise ImageError(f"{img.name}: {img.url} has sha256 {got}, the manifest says {img.sha256} "
                              f"({img.manifest}); nothing was kept")
         if img.url.endswith(".gz"):
-            unpacked = dest.parent / (dest.name + ".unpacked")
-            with gzip.open(part, "rb") as src, unpacked.open("wb") as out:
+            with gzip.open(part, "rb") as src, (work / img.name).open("wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
-            # the stamp first: a cached kernel always has one to be checked against
-            (dest.parent / UNPACKED_STAMP).write_text(file_sha256(unpacked) + "\n")
-            os.replace(unpacked, dest)
+            (work / UNPACKED_STAMP).write_text(file_sha256(work / img.name) + "\n")
         else:
-            os.replace(part, dest)
+            shutil.move(part, work / img.name)  # a rename when PART is on the cache's file system
+        part.unlink(missing_ok=True)
+        _publish(work, dest)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise ImageError(f"{img.name}: cannot store {img.url}: {e}") from None
-    return dest
+
+
+def _publish(work: Path, dest: Path) -> None:
+    """Move the checked files in: the directory at once when it is new, else the stamp then the kernel."""
+    with contextlib.suppress(OSError):
+        os.rename(work, dest.parent)  # also replaces an empty directory
+        return
+    dest.parent.mkdir(exist_ok=True)
+    for f in sorted(work.iterdir(), key=lambda p: p.name != UNPACKED_STAMP):
+        os.replace(f, dest.parent / f.name)
+
+
+def cache_state(img: Image, root: Path | None = None) -> str:
+    """"cached" only for a copy whose bytes still match; "corrupt" for one that changed."""
+    path = cached_path(img, root)
+    if not path.is_file():
+        return "not fetched"
+    try:
+        verify_cached(img, path)
+    except ImageError:
+        return "corrupt"
+    return "cached"
 
 
 def verify_cached(img: Image, path: Path) -> None:
@@ -162,7 +203,10 @@ def verify_cached(img: Image, path: Path) -> None:
         want = stamp.read_text().strip() if stamp.is_file() else "(no stamp)"
     else:
         want = img.sha256
-    got = file_sha256(path)
+    try:
+        got = file_sha256(path)
+    except OSError as e:
+        raise ImageError(f"{img.name}: cached copy {path}: {e.strerror}") from None
     if got != want:
         raise ImageError(f"{img.name}: cached copy {path} has sha256 {got}, not {want}; delete "
                          f"{path.parent} to fetch it again")

@@ -17,9 +17,10 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.guest.simkernel import is_simulated_kernel
 from harness.guest.simkernel import load as load_simulated_kernel
+from harness.report import text as rtext
+from harness.report.result import Status, Verdict
+from harness.report.results import ResultsDir
 from harness.run.pipeline import RunConfig, SessionFactory, run_scenarios
-from harness.run.results import ResultsDir
-from harness.run.verdict import Status, Verdict
 from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
 from harness.trace.schema import Trace, read_trace
@@ -71,32 +72,34 @@ class Runner:
         self.spec = spec
 
     def factory(self, kernel: Path, run_index: int, rd: ResultsDir) -> tuple[SessionFactory, RunConfig, Path | None]:
-        spec = self.spec
-        if is_simulated_kernel(kernel):
-            from harness.run.simsession import SimulatedSession
+        """The guest backend for KERNEL (harness.run.backends): a SIMULATED kernel file
+        or a real kernel under QEMU; a kernel file that cannot be used is KernelUnusable."""
+        from harness.errors import UsageError
+        from harness.run.backends import factory_for, get_backend
 
+        spec = self.spec
+        sim = is_simulated_kernel(kernel)
+        if sim:
             try:
                 sk = load_simulated_kernel(kernel)
             except HarnessError as e:
                 raise KernelUnusable(str(e)) from None
             if sk.arch != spec.arch:
                 raise KernelUnusable(f"the build made a SIMULATED {sk.arch} kernel, not {spec.arch}")
-            rd.meta |= {"simulated_kernel": sk.label, "simulated": True}
-            cfg = RunConfig(spec.arch, spec.profile, scenario_timeout=spec.timeout)
-            return (lambda n, r: SimulatedSession(n, r, spec.arch, spec.profile, kernel=sk,
-                                                  run_index=run_index)), cfg, None
-        from harness.guest.build import resolve_agent
-        from harness.run.qemusession import check_kernel, qemu_session_factory
-
+            rd.meta.update({"simulated_kernel": sk.label, "simulated": True})
+        cfg = RunConfig(spec.arch, spec.profile, scenario_timeout=spec.timeout,
+                        backend="simulated" if sim else "qemu", kernel=kernel, agent=spec.agent,
+                        qemu_profile=spec.qemu_profile, boot_scale=spec.boot_scale,
+                        run_index=run_index if sim else None)
+        backend = get_backend(cfg.backend)
         try:
-            check_kernel(spec.arch, kernel, spec.qemu_profile)
-        except HarnessError as e:
+            backend.check(cfg, [sc.name for sc in spec.scenarios])
+        except UsageError as e:  # the kernel file: not this arch, not a kernel
             raise KernelUnusable(str(e)) from None
-        agent = spec.agent or resolve_agent(spec.arch, kernel, spec.qemu_profile, rd.path("agent-build", ".keep").parent,
-                                            spec.boot_scale)
-        cfg = RunConfig(spec.arch, spec.profile, agent_image=agent.read_bytes(), scenario_timeout=spec.timeout,
-                        scratch_server="dossrv")
-        return qemu_session_factory(spec.arch, kernel, agent, spec.qemu_profile, spec.boot_scale), cfg, agent
+        backend.setup(cfg, rd, lambda _line: None)  # e.g. the agent, built in the guest
+        if cfg.agent is not None:
+            cfg.agent_image = cfg.agent.read_bytes()
+        return factory_for(cfg), cfg, cfg.agent
 
     def observe(self, kernel: Path, run_dir: Path, run_index: int) -> Observation:
         """One run of KERNEL over the scenarios; everything it wrote is in RUN_DIR."""
@@ -112,7 +115,7 @@ class Runner:
             return Observation(Outcome.INFRA, str(e), run_dir)
         verdicts = run_scenarios(self.spec.scenarios, cfg, factory, rd)
         obs = _observation(verdicts, rd)
-        obs.agent, obs.simulated = agent, agent is None
+        obs.agent, obs.simulated = agent, cfg.backend == "simulated"
         return obs
 
 
@@ -141,7 +144,7 @@ def difference(a: Observation, b: Observation, la: str = "A", lb: str = "B") -> 
                     f"{lb} {b.crashes.get(name) or 'none'}")
         result = tdiff.diff(a.traces[name], b.traces[name], la, lb)
         if not result.identical:
-            return f"{name}: {tdiff.first_line(result)}"
+            return f"{name}: {rtext.first_line(result)}"
     return None
 
 

@@ -43,7 +43,9 @@ from harness.bisect.behaviour import (
 from harness.bisect.build import Builder, BuildResult, bisect_cache
 from harness.bisect.explain import Explanation, ModelRun, explain_change
 from harness.errors import ExitCode
-from harness.run.results import ResultsDir
+from harness.report import html as rhtml
+from harness.report import text as rtext
+from harness.report.results import ResultsDir
 from harness.trace import diff as tdiff
 
 SKIP_CODE = 125  # git bisect run's "cannot test this commit"
@@ -338,9 +340,9 @@ class Bisect:
             if result.identical and a.crashes.get(name) == b.crashes.get(name):
                 continue
             full = self.results.path(*where.split("/"), f"{name}.diff.txt")
-            full.write_text(tdiff.render_text(result, color=False))
-            full.with_suffix(".html").write_text(tdiff.render_html(result))
-            text = tdiff.render_text(result, color=False, summary=False) + f"(whole diff: {full})\n"
+            full.write_text(rtext.render_text(result, color=False))
+            full.with_suffix(".html").write_text(rhtml.render_html(result))
+            text = rtext.render_text(result, color=False, summary=False) + f"(whole diff: {full})\n"
             crash = [f"{lab}: guest crash {o.crashes[name]}" for lab, o in ((la, a), (lb, b)) if name in o.crashes]
             parts.append(f"== {name}" + (f" ({'; '.join(crash)})" if crash else "") + "\n" + text)
         return "\n".join(parts)

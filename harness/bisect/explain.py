@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from harness.guest.simkernel import profile_with
 from harness.model.profiles import SWITCHES, get_profile
+from harness.report import text as rtext
 from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
 from harness.trace.schema import Header, Trace
@@ -84,7 +85,7 @@ def reproduces(runs: list[ModelRun], arch: str, base: str, switches: tuple[str, 
         model = model_trace(run.scenario, arch, base, switches, agent_image, scratch_server)
         result = tdiff.diff(model, run.trace, "model", "guest")
         if not result.identical:
-            return f"{run.scenario.name}: {tdiff.first_line(result)}"
+            return f"{run.scenario.name}: {rtext.first_line(result)}"
     return None
 
 

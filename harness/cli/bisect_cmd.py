@@ -55,8 +55,8 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
     from harness.bisect.engine import Bisect, BisectConfig, answer_json, render
     from harness.model.arch import get_arch
     from harness.model.profiles import get_profile
+    from harness.report.results import ResultsDir
     from harness.run.modelrun import QEMU_ARCHES, default_profile
-    from harness.run.results import ResultsDir
     from harness.scenario.compiler import compile_scenario, find_scenarios
 
     if bool(scenarios) == bool(syscall):

@@ -1,22 +1,18 @@
-"""`harness run`: scenarios through the model and the guest, normalised and diffed."""
+"""`harness run`: flags into RunOptions, then harness.run.runner does the rest."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from harness.errors import ExitCode, UsageError
-from harness.guest.simkernel import is_simulated_kernel
-from harness.guest.simkernel import load as load_simulated_kernel
-from harness.model.profiles import get_profile
-from harness.qemu.mediachoice import DiskBoot, MediumChoice, MediumKind
-from harness.run.modelrun import default_profile
-from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.results import ResultsDir
-from harness.run.verdict import Status, Verdict, exit_code_for
-from harness.scenario.compiler import compile_scenario, find_scenarios
+from harness.errors import ExitCode
+from harness.qemu.mediachoice import DiskBoot
+from harness.report.progress import Progress
+from harness.report.result import RunResult
+from harness.report.text import run_summary_line, verdict_lines
+from harness.run.runner import RunOptions, RunUI, execute
 
 POINTER = """\
 No kernel given, so this ran the corpus on the golden model only.
@@ -28,18 +24,17 @@ Build the agent with the 9front compilers from harness/guest/agent (mk; see READ
 --agent the harness builds it inside the guest when the guest has compilers, and caches it.
 Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipeline on a SIMULATED console."""
 
-
 @click.command("run")
 @click.argument("scenarios", nargs=-1, type=click.Path())
 @click.option("--syscall", help="Only scenarios covering this system call.")
 @click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
-@click.option("--image", "image_name", help="A kernel, release ISO or disk image named in images/*.toml: fetched, sha256-checked, booted "
-              "(arch and profiles from its manifest unless given).")
-@click.option("--iso", "iso_path", type=click.Path(exists=True, dir_okay=False),
+@click.option("--image", help="A kernel, release ISO or disk image named in images/*.toml: fetched, "
+              "sha256-checked, booted (arch and profiles from its manifest unless given).")
+@click.option("--iso", type=click.Path(exists=True, dir_okay=False),
               help="A 9front release ISO (amd64, .iso or .iso.gz): its kernel boots with the ISO as CD and root; "
                    "the agent is built by the live system's compilers.")
-@click.option("--disk", "disk_path", type=click.Path(exists=True, dir_okay=False),
+@click.option("--disk", type=click.Path(exists=True, dir_okay=False),
               help="An installed 9front disk image (raw or qcow2, amd64 or arm64), booted by its own loader from a "
                    "copy-on-write overlay with console=0 in plan9.ini; the image itself is only read.")
 @click.option("--disk-boot", type=click.Choice([d.value for d in DiskBoot]), default=DiskBoot.LOADER.value,
@@ -52,173 +47,39 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="VMs in parallel.")
 @click.option("--results", "results_base", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Directory that receives one sub-directory per run.")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds per scenario before it counts as a hang.")
-@click.option("--boot-scale", type=float, default=1.0, show_default=True, help="Multiply boot timeouts (slow hosts).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds per scenario before it counts as a hang (> 0).")
+@click.option("--boot-scale", type=float, default=1.0, show_default=True,
+              help="Multiply boot timeouts (slow hosts; > 0).")
 @click.option("--simulate", is_flag=True, help="Use the SIMULATED 9front console instead of QEMU (pipeline testing).")
-@click.option("--fault", help="With --simulate: inject panic|hang|flood|corrupt|exit[:SCENARIO].")
+@click.option("--fault", help="With --simulate: inject a fault, KIND[:SCENARIO] (see harness/guest/simulator.py).")
 @click.option("--ktrace", is_flag=True,
               help="Also collect the kernel's own syscall trace (agent -t) and cross-check the agent's records "
                    "with it (NAME.ktrace.txt/.json; a note, not a verdict).")
-def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
-        profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
-        boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False,
-        image_name: str | None = None, iso_path: str | None = None, disk_path: str | None = None,
-        disk_boot: str = DiskBoot.LOADER.value, bootargs: str | None = None) -> int:
+def run(scenarios: tuple[str, ...], **flags: Any) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
-    One verdict per scenario: pass, diverged, guest-crash or infra-error.
-    Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
+    One verdict per scenario: pass, diverged, guest-crash, boot-crash, infra-error or internal-error.
+    Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure or internal failure, 2 bad input;
+    interrupted: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
     """
-    media = MediumChoice.from_options(image_name, kernel, iso_path, disk_path, disk_boot, bootargs, simulate)
-    if image_name and media.kind is not MediumKind.KERNEL:
-        iso_path, disk_path, image_name = media.resolve_image(image_name, arch, click.echo)
-        arch = arch or media.arch
-        profile = profile or media.profile
-    if media.boots_medium:
-        media.check(arch, qemu_profile)
-    if image_name:
-        if kernel or simulate:
-            raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
-        from harness import images
-
-        img = images.find_image(image_name)
-        if arch and arch != img.arch:
-            raise UsageError(f"image {img.name} is for {img.arch}, not {arch}")
-        arch, profile = img.arch, profile or img.profile
-        qemu_profile = qemu_profile or img.qemu_profile
-        kernel = str(images.fetch(img, progress=lambda s: click.echo(s, err=True)))
-        click.echo(f"image: {img.name} ({img.sha256[:16]}) -> {kernel}")
-    sim_kernel = None
-    if kernel and is_simulated_kernel(kernel):  # [simulated-kernel] file: harness/guest/simkernel.py
-        sim_kernel = load_simulated_kernel(kernel)
-        if (arch and arch != sim_kernel.arch) or simulate or fault:
-            raise UsageError(f"{kernel} is a SIMULATED {sim_kernel.arch} kernel: its arch and faults are in the file "
-                             "(no other --arch, no --simulate or --fault)")
-        arch, simulate, kernel = sim_kernel.arch, True, None
-    if profile:
-        get_profile(profile)
-    if fault and not simulate:
-        raise UsageError("--fault only applies to --simulate")
-    if ktrace and (simulate or not (kernel or media.boots_medium)):
-        raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
-    if not kernel and not simulate and not media.boots_medium:
+    opts = RunOptions(scenarios=list(scenarios), **flags)
+    if not opts.guest:
         from harness.cli.model_cmd import model
 
-        ctx = click.get_current_context()
-        rc = ctx.invoke(model, scenarios=scenarios, arch=arch, profile=profile, syscall=syscall,
-                        outdir=str(Path(results_base) / "model"), agent=agent, quiet=True)
+        rc = click.get_current_context().invoke(
+            model, scenarios=scenarios, arch=opts.arch, profile=opts.profile, syscall=opts.syscall,
+            outdir=str(Path(opts.results_base) / "model"), agent=opts.agent, quiet=True)
         click.echo(POINTER)
         return int(rc)
-    if not arch:
-        raise UsageError("--arch is required with --kernel or --simulate")
-    if "," in arch or arch == "all":
-        raise UsageError("a guest run takes one arch at a time")
-    prof = profile or default_profile(arch)
-    files = find_scenarios(list(scenarios) or None, syscall)
-    compiled = [sc for sc in (compile_scenario(f, arch) for f in files) if sc.runs_on(arch, prof)]
-    if not compiled:
-        raise UsageError("no scenarios matched")
-    qemu_binary = ""
-    if not simulate and not media.boots_medium:
-        from harness.qemu.profiles import check_qemu
-        from harness.qemu.profiles import get_profile as get_qemu_profile
-        from harness.run.qemusession import check_kernel
-
-        assert kernel is not None
-        check_kernel(arch, Path(kernel), qemu_profile)
-        qemu_binary = get_qemu_profile(qemu_profile or arch).binary
-        check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
-    results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
-    medium = None
-    if media.boots_medium:
-        from harness.guest.build import cache_root
-
-        medium = media.prepare(arch, results.path("medium", ".keep").parent, cache_root() / "isos",
-                               say=lambda s: click.echo(s, err=True))
-        click.echo(f"boot: {medium.describe}")
-        from harness.qemu.profiles import check_qemu
-
-        qemu_binary = check_qemu(medium.profile)  # one clear line and exit 3 before any boot
-        kernel = str(medium.kernel) if medium.kernel is not None else str(medium.identity)
-    if not simulate:
-        from harness.guest.build import resolve_agent
-        from harness.run.qemusession import qemu_session_factory
-
-        assert kernel is not None
-        if not agent:
-            agent = str(resolve_agent(arch, Path(kernel), qemu_profile, results.path("agent-build", ".keep").parent,
-                                      boot_scale, say=click.echo, medium=medium))
-        qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace,
-                                            medium=medium)
-    results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
-                    "scenarios": len(compiled), "ktrace": ktrace}
-    agent_image = Path(agent).read_bytes() if agent else None
-    if agent_image is not None:
-        from harness.guest.build import check_agent_image
-
-        check_agent_image(arch, agent_image, str(agent))
-    cfg = RunConfig(arch=arch, profile=prof, agent_image=agent_image, scenario_timeout=timeout, jobs=jobs,
-                    ktrace=ktrace)
-    if simulate:
-        from harness.run.simsession import SimulatedSession
-
-        def factory(n: int, rd: ResultsDir) -> SimulatedSession:
-            return SimulatedSession(n, rd, arch, prof, fault, kernel=sim_kernel)
-
-        if sim_kernel is not None:
-            results.meta |= {"kernel": str(sim_kernel.path), "simulated_kernel": sim_kernel.label}
-
-        results.write_versions([])
-        run_factory = factory
-    else:
-        results.write_versions([qemu_binary])
-        # a disk booted by its own loader: the kernel is inside the image, not symbolised
-        cfg.symbolise = _symboliser(Path(kernel or "")) if medium is None or medium.kernel else None
-        cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
-        run_factory = qemu_factory  # type: ignore[assignment]
-    click.echo(f"run: {len(compiled)} scenarios on {arch} ({prof}){' SIMULATED guest' if simulate else ''}"
-               f"{f' ({sim_kernel.label})' if sim_kernel else ''}, "
-               f"{jobs} job(s); results in {results.root}/")
-    try:
-        verdicts = run_scenarios(compiled, cfg, run_factory, results, progress=_print_verdict)
-    except KeyboardInterrupt:
-        results.write_summary(finished=False)
-        click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
-        return 130
-    _print_summary(verdicts, results.root)
-    return exit_code_for(verdicts)
+    ui = RunUI(say=click.echo, warn=lambda s: click.echo(s, err=True), progress=Progress(verdict_lines),
+               summary=_print_summary)
+    return execute(opts, ui)
 
 
-def _print_verdict(v: Verdict) -> None:
-    colour = {Status.PASS: "green", Status.DIVERGED: "red", Status.GUEST_CRASH: "red", Status.BOOT_CRASH: "red",
-              Status.INFRA_ERROR: "yellow"}[v.status]
-    click.echo(click.style(v.describe(), fg=colour))
-    if v.status is Status.DIVERGED and v.detail:
-        click.echo("\n".join("    " + line for line in v.detail.splitlines()[:12]))
-
-
-def _print_summary(verdicts: list[Verdict], root: Path) -> None:
-    counts: dict[str, int] = {}
-    for v in verdicts:
-        counts[v.status.value] = counts.get(v.status.value, 0) + 1
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    click.echo(f"run: {len(verdicts)} scenarios: {parts}; results in {root}/ (summary.json)")
-
-
-def _symboliser(kernel: Path) -> Callable[[int], str | None] | None:
-    from harness.errors import InputError
-    from harness.model.symbols import load_symbols
-
-    try:
-        table = load_symbols(kernel)
-    except InputError:
-        return None
-
-    def symbolise(pc: int) -> str | None:
-        hit = table.lookup(pc)
-        return f"{hit[0]}+{hit[1]:#x}" if hit else None
-
-    return symbolise
+def _print_summary(run: RunResult, root: Path) -> None:
+    click.echo(run_summary_line(run, str(root)))
 
 
 __all__ = ["ExitCode", "run"]
+

@@ -47,13 +47,15 @@ class FaultKind(enum.StrEnum):
     FLOOD = "flood"
     CORRUPT = "corrupt"
     EXIT = "exit"
-    PANIC_AT_BOOT = "panic-at-boot"
-    HANG_AT_BOOT = "hang-at-boot"
+    FORGE = "forge"  # a frame-shaped buffer without the run's key written to the console
+    PANIC_AT_BOOT = "panic-at-boot"  # after the banner: the kernel's verdict (boot-crash)
+    HANG_AT_BOOT = "hang-at-boot"  # silent after the banner: boot-crash
+    SILENT_AT_BOOT = "silent-at-boot"  # no banner at all, the kernel never ran: infrastructure
     FLAKY = "flaky"
 
     @property
     def at_boot(self) -> bool:
-        return self in (FaultKind.PANIC_AT_BOOT, FaultKind.HANG_AT_BOOT)
+        return self in (FaultKind.PANIC_AT_BOOT, FaultKind.HANG_AT_BOOT, FaultKind.SILENT_AT_BOOT)
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,12 @@ class MediumChoice:
     path: Path | None = None  # the ISO or disk image
     disk_boot: DiskBoot = DiskBoot.LOADER
     bootargs: str | None = None
-    arch: str | None = None  # from a manifest
-    profile: str | None = None  # from a manifest
 
     @classmethod
     def from_options(cls, image: str | None, kernel: str | None, iso: str | None, disk: str | None,
-                     disk_boot: str, bootargs: str | None, simulate: bool) -> MediumChoice:
+                     disk_boot: str, bootargs: str | None, simulate: bool,
+                     image_kind: str | None = None) -> MediumChoice:
+        """IMAGE_KIND: the manifest's kind of --image (its path is set once it is fetched)."""
         given = [name for name, v in (("--kernel", kernel), ("--iso", iso), ("--disk", disk),
                                       ("--image", image)) if v]
         if len(given) > 1:
@@ -47,9 +47,7 @@ class MediumChoice:
             raise UsageError("--iso and --disk boot real media: not with --simulate")
         kind = MediumKind.ISO if iso else MediumKind.DISK if disk else MediumKind.KERNEL
         if image:
-            from harness import images
-
-            kind = MediumKind(images.find_image(image).kind)
+            kind = MediumKind(image_kind or MediumKind.KERNEL.value)
         if bootargs and kind is MediumKind.KERNEL:
             raise UsageError("--bootargs answers a release's boot prompt: give it with --iso or --disk")
         if disk_boot != DiskBoot.LOADER.value and kind is not MediumKind.DISK:
@@ -60,19 +58,6 @@ class MediumChoice:
     @property
     def boots_medium(self) -> bool:
         return self.kind is not MediumKind.KERNEL
-
-    def resolve_image(self, name: str, arch: str | None,
-                      say: Callable[[str], None]) -> tuple[str | None, str | None, None]:
-        """An ISO or disk named in a manifest: fetched, sha256-checked; (iso, disk, image=None)."""
-        from harness import images
-
-        img = images.find_image(name)
-        if arch and arch != img.arch:
-            raise UsageError(f"image {img.name} is for {img.arch}, not {arch}")
-        self.path = images.fetch(img, progress=say)
-        self.arch, self.profile = img.arch, img.profile
-        say(f"image: {img.name} ({img.kind}, {img.sha256[:16]}) -> {self.path}")
-        return (str(self.path), None, None) if self.kind is MediumKind.ISO else (None, str(self.path), None)
 
     def check(self, arch: str | None, qemu_profile: str | None = None) -> None:
         if qemu_profile:

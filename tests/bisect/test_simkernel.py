@@ -111,7 +111,7 @@ def test_panic_at_boot_is_a_boot_crash_verdict(tmp_path: Path, capsys: pytest.Ca
     k = _kernel(tmp_path, 'arch = "amd64"\nfaults = ["panic-at-boot"]\n')
     assert main(["run", "--kernel", str(k), str(COW), "--results", str(tmp_path / "r")]) == 1
     out = capsys.readouterr().out
-    assert "boot-crash  amd64  cow: boot crash: kernel panic during BANNER: simulated boot panic" in out
+    assert "boot-crash  amd64  cow: the kernel panicked while booting: kernel panic during BANNER: simulated boot panic" in out
     (run,) = (tmp_path / "r").iterdir()
     assert json.loads((run / "summary.json").read_text())["counts"] == {"boot-crash": 1}
 
@@ -120,7 +120,7 @@ def test_panic_at_boot_is_a_boot_crash_verdict(tmp_path: Path, capsys: pytest.Ca
 def test_hang_at_boot_is_a_boot_crash_not_infrastructure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     k = _kernel(tmp_path, 'arch = "amd64"\nfaults = ["hang-at-boot"]\n')
     assert main(["run", "--kernel", str(k), str(COW), "--results", str(tmp_path / "r")]) == 1
-    assert "boot crash: kernel hung while booting: boot stuck in state BANNER" in capsys.readouterr().out
+    assert "the kernel went silent while booting, after its banner: boot stuck in state BANNER" in capsys.readouterr().out
 
 
 def test_flaky_runs_follow_the_pattern_of_the_run_counter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

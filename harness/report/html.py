@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-from harness.trace.diff import (
-    EXTRA,
-    FIELD,
-    MISSING,
-    DiffResult,
-    Pair,
+from harness.report.formats import diff_format
+from harness.report.text import (
     describe_header,
     divergence_line,
     fmt_record,
@@ -21,6 +17,7 @@ from harness.trace.diff import (
     plural,
     rule_lines,
 )
+from harness.trace.diff import EXTRA, FIELD, MISSING, DiffResult, Pair
 
 _STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -50,6 +47,7 @@ def _pair_rows(p: Pair, la: str, lb: str, here: bool = False) -> list[str]:
     return rows
 
 
+@diff_format("diff_html", ".diff.html")
 def render_html(result: DiffResult, context: int = 3) -> str:
     la, lb = result.a_label, result.b_label
     title = "identical" if result.identical else "diverged"
