@@ -38,7 +38,7 @@ from pathlib import Path
 from harness.errors import ImageError, InputError, UsageError
 from harness.guest.build import cache_root, file_sha256
 from harness.model.arch import QEMU_ARCHES
-from harness.qemu.mediachoice import MediumKind
+from harness.qemu.mediakind import MediumKind
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
 ARCHES = QEMU_ARCHES

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from harness.errors import ExitCode
-from harness.qemu.mediachoice import DiskBoot
+from harness.qemu.mediakind import DiskBoot
 from harness.report.progress import Progress
 from harness.report.result import RunResult
 from harness.report.text import run_summary_line, verdict_lines

@@ -30,7 +30,7 @@ from harness.errors import UsageError
 from harness.qemu import diskimage, iso
 from harness.qemu.console import BootDialogue, BootTimeouts
 from harness.qemu.machine import Machine
-from harness.qemu.mediachoice import DiskBoot, MediumKind
+from harness.qemu.mediakind import DiskBoot, MediumKind
 from harness.qemu.profiles import (
     UBOOT_ARM64,
     Disk,

@@ -1,30 +1,19 @@
 """Which boot medium a run's options name (--kernel, --iso, --disk, --image), checked
-as bad input (exit 2) before anything boots.  Kept free of heavy imports: the CLI
-imports it at start-up; harness.qemu.media does the work."""
+as bad input (exit 2) before anything boots (harness.run.runner.resolve).  Kept free
+of heavy imports; harness.qemu.media does the work."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+from harness.qemu.mediakind import DiskBoot, MediumKind
 
 if TYPE_CHECKING:
     from harness.qemu.media import BootMedium
-
-
-class MediumKind(enum.Enum):
-    KERNEL = "kernel"
-    ISO = "iso"
-    DISK = "disk"
-
-
-class DiskBoot(enum.Enum):
-    LOADER = "loader"  # the image's own boot loader reads the (overlay's) plan9.ini
-    KERNEL = "kernel"  # -kernel the bootfile from the image's FAT, its plan9.ini as -append
 
 
 @dataclass

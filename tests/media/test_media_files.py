@@ -176,3 +176,47 @@ def test_media_options_bad_input(args: list[str], msg: str, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert any(m in err for m in msg.split("|")), err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("args", "msg"), [(["--bootargs", "local!/dev/sdC0/fs"], "--bootargs answers"),
+                                           (["--disk-boot", "kernel"], "--disk-boot only applies to --disk")])
+def test_media_flags_alone_are_refused_not_a_model_run(args: list[str], msg: str, tmp_path: Path, capsys) -> None:
+    """Without a medium these flags would be ignored by a model-only run: refused instead."""
+    from harness.cli import main
+
+    assert main(["run", *args, "--arch", "amd64", "--results", str(tmp_path / "r"), "--syscall", "rfork"]) == 2
+    assert msg in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_runner_resolve_puts_the_checked_medium_into_the_run_config(fixture_kernel, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """--iso through harness.run.runner: the QEMU backend, the medium in RunConfig (prepared
+    only by the backend's setup), no kernel yet, nothing on disk before the run."""
+    from harness.qemu.mediakind import MediumKind
+    from harness.run.runner import RunOptions, RunUI, resolve
+
+    mu.need_qemu(media.get_profile("amd64"))
+    image = mu.make_iso(tmp_path / "9front.amd64.iso", fixture_kernel("amd64"))
+    cfg, backend, compiled = resolve(RunOptions(arch="amd64", iso=str(image), syscall="rfork",
+                                                results_base=str(tmp_path / "r")), RunUI())
+    assert cfg.backend == "qemu" and backend.__name__ == "QemuBackend" and compiled
+    assert cfg.media is not None and cfg.media.kind is MediumKind.ISO and cfg.media.path == image
+    assert cfg.medium is None and cfg.kernel is None
+    assert not (tmp_path / "r").exists()
+
+
+def test_manifest_disk_of_another_arch_is_refused_before_any_fetch(tmp_path: Path, capsys,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cli import main
+
+    monkeypatch.setenv("NINE_HARNESS_IMAGES", str(tmp_path / "m"))
+    monkeypatch.setenv("NINE_HARNESS_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "x.toml").write_text(
+        '[[image]]\nname = "inst"\narch = "arm64"\nkind = "disk"\n'
+        f'url = "{(tmp_path / "absent.img").as_uri()}"\nsha256 = "{"0" * 64}"\n')
+    assert main(["run", "--image", "inst", "--arch", "amd64", "--results", str(tmp_path / "r"),
+                 "--syscall", "rfork"]) == 2
+    assert "image inst is for arm64, not amd64" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "cache" / "images").exists()

@@ -18,7 +18,7 @@ import pytest
 from harness.cli import main
 from harness.qemu import media
 from harness.qemu.console import BootState
-from harness.qemu.mediachoice import DiskBoot
+from harness.qemu.mediakind import DiskBoot
 
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 S = BootState
