@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.interrupt import exit_code_of
 from harness.model.profiles import get_profile
+from harness.qemu.mediakind import DiskBoot
 from harness.report.progress import Progress
 from harness.report.result import RunResult
 from harness.report.results import ResultsDir
@@ -53,7 +54,7 @@ class RunOptions:
     ktrace: bool = False
     iso: str | None = None  # a release ISO (harness.qemu.media)
     disk: str | None = None  # an installed disk image
-    disk_boot: str = "loader"  # harness.qemu.mediachoice.DiskBoot
+    disk_boot: str = DiskBoot.LOADER.value
     bootargs: str | None = None  # the answer to a release's 'bootargs is'
 
     @property
@@ -61,7 +62,7 @@ class RunOptions:
         """False: no kernel and no simulation, the run is the model's alone (guest-only
         flags make it a guest run, refused with their reason)."""
         return bool(self.kernel or self.image or self.iso or self.disk or self.bootargs or self.simulate
-                    or self.fault or self.ktrace or self.disk_boot != "loader")
+                    or self.fault or self.ktrace or self.disk_boot != DiskBoot.LOADER.value)
 
 
 @dataclass

@@ -4,9 +4,10 @@ Boot: the arch's QEMU profile with the user's kernel, a FAT delivery disk
 (agent + compiled programs) on the first disk slot, and a small qcow2 disk that
 holds VM snapshots.  A release ISO or an installed disk (RunConfig.media; the
 BootMedium prepared in setup, harness.qemu.media) brings its own profile,
-kernel or loader and disks; the delivery disk then takes the slot after them.  At the rc prompt the disk is mounted with dossrv, the VM
-is snapshotted, and every scenario is one framed console command running the
-agent; its records come back framed over the console.  A crash costs a
+kernel or loader and disks; the delivery disk then takes the slot after them.
+At the rc prompt the disk is mounted with dossrv, the VM is snapshotted, and
+every scenario is one framed console command running the agent; its records
+come back framed over the console.  A crash costs a
 snapshot restore, not a boot; when the restore fails the machine is rebooted.
 """
 
