@@ -9,10 +9,13 @@ STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
 APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium chromium-driver
 # Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel,
-# or IMAGE=NAME for a kernel named in images/*.toml (fetched and sha256-checked).
+# or IMAGE=NAME for a kernel, ISO or disk named in images/*.toml (fetched and sha256-checked),
+# or ISO=9front-NNNNN.amd64.iso.gz (a release ISO) or DISK=9front.qcow2 (an installed image, only read).
 ARCH    ?=
 KERNEL  ?=
 IMAGE   ?=
+ISO     ?=
+DISK    ?=
 AGENT   ?=
 PROFILE ?=
 JOBS    ?= 1
@@ -41,6 +44,7 @@ sysdeps:
 run: setup sysdeps
 	$(BIN)/harness run --results $(RESULTS) \
 		$(if $(ARCH),--arch $(ARCH)) $(if $(KERNEL),--kernel $(KERNEL)) $(if $(IMAGE),--image $(IMAGE)) \
+		$(if $(ISO),--iso $(ISO)) $(if $(DISK),--disk $(DISK)) \
 		$(if $(AGENT),--agent $(AGENT)) \
 		$(if $(PROFILE),--profile $(PROFILE)) --jobs $(JOBS)
 

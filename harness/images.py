@@ -12,6 +12,7 @@ hold manifests, one ``[[image]]`` table per kernel::
     sha256 = "…64 hex digits…"        # of the bytes as downloaded
     profile = "9front-current"        # optional: the model profile to use
     qemu_profile = "arm64-uboot"      # optional: the QEMU profile to boot with
+    kind = "kernel"                   # optional: kernel (default) | iso | disk
     notes = "built from 9front 027f579f4 with the stock bootfs"   # optional
 
 ``fetch`` downloads into the cache (``cache_root()/images/SHA256/NAME``),
@@ -37,9 +38,11 @@ from pathlib import Path
 from harness.errors import ImageError, InputError, UsageError
 from harness.guest.build import cache_root, file_sha256
 from harness.model.arch import QEMU_ARCHES
+from harness.qemu.mediakind import MediumKind
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
 ARCHES = QEMU_ARCHES
+KINDS = tuple(k.value for k in MediumKind)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHUNK = 1 << 20
@@ -56,6 +59,7 @@ class Image:
     profile: str | None = None
     qemu_profile: str | None = None
     notes: str = ""
+    kind: str = MediumKind.KERNEL.value  # a kernel file, a release ISO, an installed disk image
 
 
 def manifest_dirs() -> list[Path]:
@@ -85,8 +89,11 @@ def load_manifest(path: Path) -> list[Image]:
             raise InputError(f"{where}: sha256 must be 64 hex digits")
         if not t["url"].startswith(("http://", "https://", "file://")):
             raise InputError(f"{where}: url must be http(s):// or file://")
+        kind = t.get("kind", MediumKind.KERNEL.value)
+        if kind not in KINDS:
+            raise InputError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         out.append(Image(t["name"], t["arch"], t["url"], t["sha256"].lower(), path, t.get("profile"),
-                         t.get("qemu_profile"), t.get("notes", "")))
+                         t.get("qemu_profile"), t.get("notes", ""), kind))
     return out
 
 
@@ -127,6 +134,29 @@ def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] 
     try:
         part = work / "download.part"
         _download(img, part, progress)
+        _check_and_publish(img, part, work, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
+
+
+def store(img: Image, part: Path, root: Path | None = None) -> Path:
+    """Bytes already downloaded (PART, e.g. by `harness images add`) into the cache, once
+    they match IMG's sha256; PART is used up either way."""
+    dest = cached_path(img, root)
+    dest.parent.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent.parent))
+    try:
+        _check_and_publish(img, part, work, dest)
+    finally:
+        part.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return dest
+
+
+def _check_and_publish(img: Image, part: Path, work: Path, dest: Path) -> None:
+    """Check PART's sha256, assemble the cache entry in WORK, move it in whole."""
+    try:
         got = file_sha256(part)
         if got != img.sha256:
             raise ImageError(f"{img.name}: {img.url} has sha256 {got}, the manifest says {img.sha256} "
@@ -136,14 +166,11 @@ def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] 
                 shutil.copyfileobj(src, out, CHUNK)
             (work / UNPACKED_STAMP).write_text(file_sha256(work / img.name) + "\n")
         else:
-            os.replace(part, work / img.name)
+            shutil.move(part, work / img.name)  # a rename when PART is on the cache's file system
         part.unlink(missing_ok=True)
         _publish(work, dest)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise ImageError(f"{img.name}: cannot store {img.url}: {e}") from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return dest
 
 
 def _publish(work: Path, dest: Path) -> None:
@@ -186,15 +213,21 @@ def verify_cached(img: Image, path: Path) -> None:
 
 
 def _download(img: Image, part: Path, progress: Callable[[str], None] | None) -> None:
+    download(img.url, part, img.name, progress)
+
+
+def download(url: str, part: Path, label: str, progress: Callable[[str], None] | None) -> None:
     try:
-        with urllib.request.urlopen(img.url, timeout=60) as resp, part.open("wb") as out:  # noqa: S310 - http(s)/file only
+        with urllib.request.urlopen(url, timeout=60) as resp, part.open("wb") as out:  # noqa: S310 - http(s)/file only
             total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
+            done = shown = 0
             for chunk in iter(lambda: resp.read(CHUNK), b""):
                 out.write(chunk)
                 done += len(chunk)
-                if progress is not None and total:
-                    progress(f"{img.name}: {done >> 20}/{total >> 20} MiB")
+                # a line per tenth (an ISO is hundreds of MiB), and the last
+                if progress is not None and total and (done * 10 // total > shown or done == total):
+                    shown = done * 10 // total
+                    progress(f"{label}: {done >> 20}/{total >> 20} MiB")
     except (urllib.error.URLError, TimeoutError, ValueError) as e:
         reason = getattr(e, "reason", e)
-        raise ImageError(f"{img.name}: cannot download {img.url}: {reason}") from None
+        raise ImageError(f"{label}: cannot download {url}: {reason}") from None

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from harness.errors import ExitCode
+from harness.qemu.mediakind import DiskBoot
 from harness.report.progress import Progress
 from harness.report.result import RunResult
 from harness.report.text import run_summary_line, verdict_lines
@@ -28,8 +29,17 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--syscall", help="Only scenarios covering this system call.")
 @click.option("--arch", help="amd64, arm64 or mips (required with --kernel).")
 @click.option("--kernel", type=click.Path(dir_okay=False), help="The 9front kernel to boot (9pc64, 9qemu.u).")
-@click.option("--image", help="A kernel named in images/*.toml: fetched, sha256-checked, booted "
-              "(arch and profiles from its manifest unless given).")
+@click.option("--image", help="A kernel, release ISO or disk image named in images/*.toml: fetched, "
+              "sha256-checked, booted (arch and profiles from its manifest unless given).")
+@click.option("--iso", type=click.Path(exists=True, dir_okay=False),
+              help="A 9front release ISO (amd64, .iso or .iso.gz): its kernel boots with the ISO as CD and root; "
+                   "the agent is built by the live system's compilers.")
+@click.option("--disk", type=click.Path(exists=True, dir_okay=False),
+              help="An installed 9front disk image (raw or qcow2, amd64 or arm64), booted by its own loader from a "
+                   "copy-on-write overlay with console=0 in plan9.ini; the image itself is only read.")
+@click.option("--disk-boot", type=click.Choice([d.value for d in DiskBoot]), default=DiskBoot.LOADER.value,
+              show_default=True, help="With --disk: the image's own boot loader, or -kernel its plan9.ini's bootfile.")
+@click.option("--bootargs", help="Answer to 'bootargs is' (default: the ISO's CD; for a disk, its plan9.ini's default).")
 @click.option("--agent", type=click.Path(exists=True, dir_okay=False),
               help="The guest agent built for ARCH (default: cached, else built inside the guest).")
 @click.option("--profile", help="Kernel semantic profile the model uses (see `harness profiles`).")

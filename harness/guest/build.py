@@ -29,10 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.cachedir import cache_root
 from harness.errors import InfraError, UsageError
 from harness.guest.delivery import agent_hash, build_disk, mount_commands, need_mtool, run_mtool
+
+if TYPE_CHECKING:
+    from harness.qemu.media import BootMedium
 
 # The object letter of each arch's compiler and linker (6c/6l, 7c/7l, vc/vl).
 OBJECT_LETTER = {"amd64": "6", "arm64": "7", "mips": "v"}
@@ -93,6 +97,7 @@ def file_sha256(path: Path) -> str:
 
 
 def agent_key(arch: str, kernel: Path) -> AgentKey:
+    """KERNEL: the file whose bytes bring the compilers (a kernel, a release ISO, a disk image)."""
     return AgentKey(arch, file_sha256(kernel), agent_hash())
 
 
@@ -134,19 +139,23 @@ def extract_from_disk(image: Path, dest: Path) -> Path:
 
 
 def build_in_guest(arch: str, kernel: Path, qemu_profile: str | None, workdir: Path, boot_scale: float = 1.0,
-                   say: Callable[[str], None] = print) -> Path:
-    """Boot KERNEL once, build the agent with the guest's compilers; the binary's host path."""
+                   say: Callable[[str], None] = print, medium: BootMedium | None = None) -> Path:
+    """Boot KERNEL (or MEDIUM) once, build the agent with the guest's compilers; the binary's host path."""
     from harness.qemu.console import BootTimeouts
     from harness.qemu.machine import Machine
     from harness.qemu.profiles import Disk
     from harness.qemu.profiles import get_profile as get_qemu_profile
 
-    qprofile = get_qemu_profile(qemu_profile or arch)
-    mount, check, build = build_commands(arch, qprofile.guest_disks[0])
+    qprofile = medium.profile if medium is not None else get_qemu_profile(qemu_profile or arch)
+    device = medium.delivery_device if medium is not None else qprofile.guest_disks[0]
+    mount, check, build = build_commands(arch, device)
     disk = build_disk(workdir / "build.img", {}, None).path
     run_mtool([need_mtool("mmd"), "-i", str(disk), "::/out"])
-    machine = Machine(qprofile, kernel, workdir=workdir, disks=[Disk(disk, "raw")],
-                      timeouts=BootTimeouts(scale=boot_scale))
+    if medium is not None:
+        machine = medium.machine(workdir, [Disk(disk, "raw")], boot_scale=boot_scale)
+    else:
+        machine = Machine(qprofile, kernel, workdir=workdir, disks=[Disk(disk, "raw")],
+                          timeouts=BootTimeouts(scale=boot_scale))
     try:
         machine.start()
         machine.boot()
@@ -173,16 +182,17 @@ def build_in_guest(arch: str, kernel: Path, qemu_profile: str | None, workdir: P
 
 
 def resolve_agent(arch: str, kernel: Path, qemu_profile: str | None, workdir: Path, boot_scale: float = 1.0,
-                  say: Callable[[str], None] = print) -> Path:
-    """The agent for a run without --agent: from the cache, else built in the guest and cached."""
-    key = agent_key(arch, kernel)
+                  say: Callable[[str], None] = print, medium: BootMedium | None = None) -> Path:
+    """The agent for a run without --agent: from the cache, else built in the guest and cached.
+    With MEDIUM (a release ISO, an installed disk) the cache key is that medium's file."""
+    key = agent_key(arch, medium.identity if medium is not None else kernel)
     hit = cached_agent(key)
     if hit is not None:
         say(f"agent: cached build {hit}")
         return hit
     say(f"agent: no --agent and no cached build for this kernel and agent source; building it inside the guest "
         f"(cache: {cache_root()})")
-    built = build_in_guest(arch, kernel, qemu_profile, workdir, boot_scale, say)
+    built = build_in_guest(arch, kernel, qemu_profile, workdir, boot_scale, say, medium)
     meta: dict[str, object] = {"arch": arch, "kernel": str(kernel), "kernel_sha256": key.kernel_sha, "agent_hash": key.agent_sha,
             "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return store_agent(key, built, meta)

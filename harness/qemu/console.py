@@ -14,6 +14,10 @@ Boot states, in order (each optional state may be skipped by a given setup)::
 - BOOTARGS: ``bootargs is (tcp, tls, il, local!device)[DEFAULT]``; we answer
   (``!rc`` by default: a shell from the kernel's bootfs).
 - USER: ``user[none]:`` (asked when booting a real root); we answer.
+- ASK: a release's screenrc asks ``vgasize is (...) [default]`` (or monitor,
+  mouseport) when plan9.ini says ``ask``; we answer ``text`` / the default.
+  A bootargs prompt asked again after our answer, or 9boot's ``no bootfile``,
+  is a clear ImageError at once instead of a timeout.
 - RC: an rc prompt ``% `` (or ``term% ``/``cpu% ``).
 
 Each state has its own timeout (sized for TCG emulation and multiplied by a
@@ -63,6 +67,7 @@ class BootState(enum.Enum):
     BANNER = "BANNER"
     BOOTARGS = "BOOTARGS"
     USER = "USER"
+    ASK = "ASK"  # screenrc's vgasize/monitor/mouseport question (a release's plan9.ini says ask)
     RC = "RC"
 
 
@@ -78,6 +83,7 @@ WAITING_FOR = {
     BootState.BANNER: "the 'bootargs is' prompt",
     BootState.BOOTARGS: "an rc prompt (or 'user[...]:')",
     BootState.USER: "an rc prompt",
+    BootState.ASK: "an rc prompt after answering screenrc",
 }
 
 # Base timeouts in seconds.  Measured under TCG on a 2-core box (real 9front):
@@ -90,6 +96,8 @@ DEFAULT_TIMEOUTS: dict[BootState, float] = {
     BootState.BANNER: 180.0,
     BootState.BOOTARGS: 90.0,
     BootState.USER: 90.0,
+    # after user: termrc runs (cs, dns, timesync, screenrc) on the real root: slower
+    BootState.ASK: 180.0,
 }
 
 PATTERNS = {
@@ -100,7 +108,16 @@ PATTERNS = {
     # 9front's panic() prints "panic: MSG" at the start of a line (port/devcons.c).
     # Only a complete line counts: the console delivers text in arbitrary pieces.
     "panic": r"(?:\A|\n)panic: ([^\r\n]*)\r*\n",
+    # rc/bin/screenrc's ask: "vgasize is (text, 640x480x8, ...) [1024x768x16] "
+    "ask": r"(vgasize|monitor|mouseport) is \([^)\r\n]*\) \[([^\]\r\n]*)\] ?",
+    # 9boot found no kernel to load (sys/src/boot/pc/sub.c) and waits at its '>' prompt
+    "nobootfile": r"no bootfile\r*\n",
+    # SeaBIOS when a disk it was told to boot has no boot sector (or there is none)
+    "nobootable": r"Boot failed: not a bootable disk|No bootable device",
 }
+# What a serial console run answers to screenrc's questions (no graphics mode,
+# so rio does not take the screen; screenrc's own defaults for the rest).
+ASK_ANSWERS = {"vgasize": "text", "monitor": "vesa", "mouseport": "ps2"}
 
 
 class ConsoleClosed(InfraError):
@@ -323,11 +340,13 @@ class Console:
         state = self.boot_state = BootState.FIRMWARE
         visited: list[tuple[BootState, float]] = [(state, 0.0)]
         methods = default = None
+        asked = ""
         uboot = profile.uboot
         while state is not BootState.RC:
             wait: dict[str, str]
             if state is BootState.FIRMWARE:
-                wait = {"banner": PATTERNS["banner"]}
+                wait = {"banner": PATTERNS["banner"], "nobootfile": PATTERNS["nobootfile"],
+                        "nobootable": PATTERNS["nobootable"]}
                 if uboot is not None:
                     wait |= {"autoboot": uboot.autoboot, "uprompt": uboot.prompt}
             elif state is BootState.UBOOT_AUTOBOOT:
@@ -346,18 +365,38 @@ class Console:
                 wait = {"banner": PATTERNS["banner"], "uerror": uboot.errors}
             elif state is BootState.BANNER:
                 wait = {"bootargs": PATTERNS["bootargs"], "user": PATTERNS["user"],
-                        "rc": PATTERNS["rc"]}
+                        "rc": PATTERNS["rc"], "ask": PATTERNS["ask"]}
             elif state is BootState.BOOTARGS:
+                if not dialogue.bootargs_answer and not default:
+                    raise ImageError("the kernel asks 'bootargs is' with no default and no answer "
+                                     "was given (--bootargs local!/dev/sdC0/fs, say)")
                 self.send_line(dialogue.bootargs_answer)
-                wait = {"user": PATTERNS["user"], "rc": PATTERNS["rc"]}
-            else:  # USER
+                # bootrc asks again when the answer named no boot method it has
+                wait = {"user": PATTERNS["user"], "rc": PATTERNS["rc"], "ask": PATTERNS["ask"],
+                        "reasked": PATTERNS["bootargs"]}
+            elif state is BootState.USER:
                 self.send_line(dialogue.user_answer)
-                wait = {"rc": PATTERNS["rc"]}
+                wait = {"rc": PATTERNS["rc"], "ask": PATTERNS["ask"]}
+            else:  # ASK
+                self.send_line(ASK_ANSWERS.get(asked, ""))
+                wait = {"rc": PATTERNS["rc"], "ask": PATTERNS["ask"]}
             name, match = self._expect(wait, timeouts.of(state), state.value)
             if name == "timeout":
                 raise BootTimeout(
                     f"boot stuck in state {state.value} for {timeouts.of(state):.0f}s, waiting "
                     f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}")
+            if name == "reasked":
+                raise ImageError(f"the kernel asked 'bootargs is' again after the answer "
+                                 f"{dialogue.bootargs_answer!r}: no such boot method or device; last "
+                                 f"console lines: {self._tail_text()}")
+            if name == "nobootfile":
+                raise ImageError(f"the boot loader found no bootfile= in plan9.ini; last console "
+                                 f"lines: {self._tail_text()}")
+            if name == "nobootable":
+                raise ImageError(f"the firmware found nothing to boot ({match.group(0)}): the disk "
+                                 f"has no boot loader; last console lines: {self._tail_text()}")
+            if name == "ask":
+                asked = match.group(1)
             if name == "uerror":
                 raise ImageError(f"U-Boot could not boot the kernel: {match.group(0)}; "
                                  f"last console lines: {self._tail_text()}")
@@ -366,7 +405,7 @@ class Console:
             state = {
                 "banner": BootState.BANNER, "autoboot": BootState.UBOOT_AUTOBOOT,
                 "uprompt": BootState.UBOOT_PROMPT, "bootargs": BootState.BOOTARGS,
-                "user": BootState.USER, "rc": BootState.RC,
+                "user": BootState.USER, "rc": BootState.RC, "ask": BootState.ASK,
             }[name]
             self.boot_state = state
             visited.append((state, time.monotonic() - t0))

@@ -10,8 +10,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.qemu.media import BootMedium
+    from harness.qemu.mediachoice import MediumChoice
 
 
 def positive(name: str, value: float) -> float:
@@ -35,6 +40,8 @@ class RunConfig:
     ktrace: bool = False  # the agent also sends the kernel's syscall trace (-t; harness.trace.ktrace)
     backend: str = "simulated"  # a name in harness.run.backends
     kernel: Path | None = None
+    media: MediumChoice | None = None  # --iso / --disk (or an --image of that kind), checked
+    medium: BootMedium | None = None  # that medium prepared (the QEMU backend's setup)
     agent: Path | None = None  # the agent binary's path (None: the backend resolves it)
     qemu_profile: str | None = None
     boot_scale: float = 1.0  # multiplies boot timeouts

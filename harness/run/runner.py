@@ -15,10 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.interrupt import exit_code_of
 from harness.model.profiles import get_profile
+from harness.qemu.mediakind import DiskBoot
 from harness.report.progress import Progress
 from harness.report.result import RunResult
 from harness.report.results import ResultsDir
@@ -27,6 +29,9 @@ from harness.run.config import RunConfig
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import run_scenarios
 from harness.scenario.compiler import Scenario, check_scenarios, find_scenarios
+
+if TYPE_CHECKING:
+    from harness.qemu.mediachoice import MediumChoice
 
 
 @dataclass
@@ -48,12 +53,17 @@ class RunOptions:
     simulate: bool = False
     fault: str | None = None
     ktrace: bool = False
+    iso: str | None = None  # a release ISO (harness.qemu.media)
+    disk: str | None = None  # an installed disk image
+    disk_boot: str = DiskBoot.LOADER.value
+    bootargs: str | None = None  # the answer to a release's 'bootargs is'
 
     @property
     def guest(self) -> bool:
         """False: no kernel and no simulation, the run is the model's alone (guest-only
         flags make it a guest run, refused with their reason)."""
-        return bool(self.kernel or self.image or self.simulate or self.fault or self.ktrace)
+        return bool(self.kernel or self.image or self.iso or self.disk or self.bootargs or self.simulate
+                    or self.fault or self.ktrace or self.disk_boot != DiskBoot.LOADER.value)
 
 
 @dataclass
@@ -102,6 +112,28 @@ def _image(opts: RunOptions, ui: RunUI) -> None:
     ui.say(f"image: {img.name} ({img.sha256[:16]}) -> {opts.kernel}")
 
 
+def _media(opts: RunOptions, ui: RunUI) -> MediumChoice | None:
+    """--iso, --disk or an --image of that kind, checked; None for a kernel.  A manifest's
+    ISO or disk is fetched (sha256-checked) once the options are known to be good."""
+    from harness import images
+    from harness.qemu.mediachoice import MediumChoice
+
+    img = images.find_image(opts.image) if opts.image else None
+    choice = MediumChoice.from_options(opts.image, opts.kernel, opts.iso, opts.disk, opts.disk_boot, opts.bootargs,
+                                       opts.simulate, image_kind=img.kind if img else None)
+    if not choice.boots_medium:
+        return None
+    if img is not None:
+        if opts.arch and opts.arch != img.arch:
+            raise UsageError(f"image {img.name} is for {img.arch}, not {opts.arch}")
+        choice.check(img.arch, opts.qemu_profile)
+        choice.path = images.fetch(img, progress=ui.warn)
+        opts.arch, opts.profile, opts.image = img.arch, opts.profile or img.profile, None
+        ui.say(f"image: {img.name} ({img.kind}, {img.sha256[:16]}) -> {choice.path}")
+    choice.check(opts.arch, opts.qemu_profile)
+    return choice
+
+
 def unique_names(scenarios: list[Scenario]) -> None:
     """Two scenarios of one name would share their trace files: refuse, naming both."""
     seen: dict[str, str] = {}
@@ -114,7 +146,8 @@ def unique_names(scenarios: list[Scenario]) -> None:
 
 def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list[Scenario]]:
     """Every check that needs no results directory and no machine."""
-    if opts.ktrace and (opts.simulate or not (opts.kernel or opts.image)):
+    media = _media(opts, ui)
+    if opts.ktrace and (opts.simulate or not (opts.kernel or opts.image or media)):
         raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
     if opts.fault and not opts.simulate:
         raise UsageError("--fault only applies to --simulate")
@@ -128,7 +161,7 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
     cfg = RunConfig(arch=opts.arch or "", profile=opts.profile or "", scenario_timeout=opts.timeout, jobs=opts.jobs,
                     boot_scale=opts.boot_scale, ktrace=opts.ktrace, fault=opts.fault,
                     qemu_profile=opts.qemu_profile, backend=backend_name,
-                    agent=Path(opts.agent) if opts.agent else None)
+                    agent=Path(opts.agent) if opts.agent else None, media=media)
     if opts.image:
         _image(opts, ui)
         cfg.arch, cfg.profile, cfg.qemu_profile = opts.arch or "", opts.profile or "", opts.qemu_profile

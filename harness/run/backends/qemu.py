@@ -2,9 +2,12 @@
 
 Boot: the arch's QEMU profile with the user's kernel, a FAT delivery disk
 (agent + compiled programs) on the first disk slot, and a small qcow2 disk that
-holds VM snapshots.  At the rc prompt the disk is mounted with dossrv, the VM
-is snapshotted, and every scenario is one framed console command running the
-agent; its records come back framed over the console.  A crash costs a
+holds VM snapshots.  A release ISO or an installed disk (RunConfig.media; the
+BootMedium prepared in setup, harness.qemu.media) brings its own profile,
+kernel or loader and disks; the delivery disk then takes the slot after them.
+At the rc prompt the disk is mounted with dossrv, the VM is snapshotted, and
+every scenario is one framed console command running the agent; its records
+come back framed over the console.  A crash costs a
 snapshot restore, not a boot; when the restore fails the machine is rebooted.
 """
 
@@ -42,9 +45,10 @@ SCRATCH = SCRATCH_DIR
 AGENT = AGENT_PATH
 
 
-def mount_commands(profile: QemuProfile) -> list[str]:
+def mount_commands(profile: QemuProfile, device: str | None = None) -> list[str]:
+    """DEVICE: the delivery disk's guest name when a boot medium's disks come first."""
     return [
-        *delivery_mount_commands(profile.guest_disks[0], "nhdisk", MOUNTPOINT),
+        *delivery_mount_commands(device or profile.guest_disks[0], "nhdisk", MOUNTPOINT),
         f"mkdir -p {MOUNTPOINT}/tmp/nh",
         f"bind -c {MOUNTPOINT}/tmp /tmp",
         f">{AGENT}; bind {MOUNTPOINT}/nhagent {AGENT}",
@@ -68,30 +72,42 @@ def check_kernel(arch: str, kernel: Path, qemu_profile: str | None = None) -> Qe
 class QemuBackend(Backend):
     @classmethod
     def check(cls, cfg: RunConfig, names: list[str]) -> None:
-        if cfg.kernel is None:
-            raise UsageError("the QEMU backend needs a kernel (--kernel or --image)")
         if cfg.fault:
             raise UsageError("--fault only applies to --simulate")
+        if cfg.media is not None:  # checked in harness.run.runner; its profile is known once prepared
+            if cfg.arch not in QEMU_ARCHES:
+                raise UsageError(f"--arch {cfg.arch}: QEMU runs {', '.join(QEMU_ARCHES)}")
+            check_qemu(get_qemu_profile(cfg.arch))  # exit 3 when QEMU is missing
+            return
+        if cfg.kernel is None:
+            raise UsageError("the QEMU backend needs a kernel (--kernel, --iso, --disk or --image)")
         check_qemu(check_kernel(cfg.arch, cfg.kernel, cfg.qemu_profile))  # exit 3 when QEMU is missing
 
     @classmethod
     def setup(cls, cfg: RunConfig, results: ResultsDir, say: Callable[[str], None]) -> None:
         from harness.guest.build import resolve_agent
 
+        if cfg.media is not None:
+            _prepare_medium(cfg, results, say)
         assert cfg.kernel is not None
         if cfg.agent is None:
             cfg.agent = resolve_agent(cfg.arch, cfg.kernel, cfg.qemu_profile,
-                                      results.path("agent-build", ".keep").parent, cfg.boot_scale, say=say)
-        cfg.symbolise = symboliser(cfg.kernel)
+                                      results.path("agent-build", ".keep").parent, cfg.boot_scale, say=say,
+                                      medium=cfg.medium)
+        # a disk booted by its own loader: the kernel is inside the image, not symbolised
+        if cfg.medium is None or cfg.medium.kernel is not None:
+            cfg.symbolise = symboliser(cfg.kernel)
         cfg.scratch_server = "dossrv"  # the scratch dir lives on the FAT delivery disk
 
     @classmethod
     def tools(cls, cfg: RunConfig) -> list[str]:
-        return [get_qemu_profile(cfg.qemu_profile or cfg.arch).binary]
+        profile = cfg.medium.profile if cfg.medium is not None else get_qemu_profile(cfg.qemu_profile or cfg.arch)
+        return [profile.binary]
 
     def __init__(self, n: int, results: ResultsDir, cfg: RunConfig) -> None:
         assert cfg.kernel is not None and cfg.agent is not None
-        self.qprofile = get_qemu_profile(cfg.qemu_profile or cfg.arch)
+        self.medium = cfg.medium  # a release ISO or an installed disk (harness.qemu.media)
+        self.qprofile = self.medium.profile if self.medium else get_qemu_profile(cfg.qemu_profile or cfg.arch)
         self.label = f"{self.qprofile.arch}#{n}"
         self.kernel = cfg.kernel
         self.agent = cfg.agent
@@ -120,9 +136,12 @@ class QemuBackend(Backend):
 
     def launch(self) -> None:
         assert self.disk is not None
-        self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir,
-                               disks=[Disk(self.disk_image, self.disk_format)], snapshots=True,
-                               timeouts=BootTimeouts(scale=self.boot_scale))
+        delivery = [Disk(self.disk_image, self.disk_format)]
+        if self.medium is not None:
+            self.machine = self.medium.machine(self.workdir, delivery, boot_scale=self.boot_scale, snapshots=True)
+        else:
+            self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir, disks=delivery,
+                                   snapshots=True, timeouts=BootTimeouts(scale=self.boot_scale))
         try:
             self.machine.start()
             self.command = self.machine.command
@@ -136,7 +155,8 @@ class QemuBackend(Backend):
             console = self.machine.console
             state = console.boot_state if console is not None else None
             raise classify_boot_failure(e, state, self.machine.returncode == 0) from e
-        for cmd in mount_commands(self.qprofile):
+        device = self.medium.delivery_device if self.medium is not None else None
+        for cmd in mount_commands(self.qprofile, device):
             res = self.machine.run(cmd, timeout=60)
             if not res.ok:
                 raise InfraError(f"guest set-up failed: {cmd!r}: status {res.status!r}: {res.output.strip()[:200]}")
@@ -176,3 +196,20 @@ class QemuBackend(Backend):
         machine = self.machine
         if machine is not None:
             machine.terminate()  # the worker's own close() releases QMP and the console
+
+
+def _prepare_medium(cfg: RunConfig, results: ResultsDir, say: Callable[[str], None]) -> None:
+    """The ISO's kernel taken out, the disk's overlay made (in the results directory);
+    cfg.kernel becomes what boots, or the image when its own loader boots it."""
+    from harness.guest.build import cache_root
+
+    assert cfg.media is not None
+    medium = cfg.media.prepare(cfg.arch, results.path("medium", ".keep").parent, cache_root() / "isos", say=say)
+    say(f"boot: {medium.describe}")
+    check_qemu(medium.profile)  # e.g. arm64's U-Boot firmware: exit 3 before any boot
+    if medium.kernel is not None:
+        check_kernel_file(medium.kernel, medium.profile)
+    cfg.medium = medium
+    cfg.kernel = medium.kernel if medium.kernel is not None else medium.identity
+    results.meta["kernel"] = str(cfg.kernel)
+    results.meta["medium"] = medium.describe
