@@ -19,6 +19,7 @@ from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.interrupt import exit_code_of
 from harness.model.profiles import get_profile
 from harness.report.progress import Progress
+from harness.nightly.baseline import load_baseline
 from harness.report.result import RunResult
 from harness.report.results import ResultsDir
 from harness.run.backends import Backend, factory_for, get_backend
@@ -47,6 +48,8 @@ class RunOptions:
     simulate: bool = False
     fault: str | None = None
     ktrace: bool = False
+    repeat: int = 1  # each scenario N times: the variance report (harness.report.variance)
+    baseline: str | None = None  # known divergences (harness.nightly.baseline): shown as known, exit 0
 
     @property
     def guest(self) -> bool:
@@ -117,6 +120,8 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
         raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
     if opts.fault and not opts.simulate:
         raise UsageError("--fault only applies to --simulate")
+    if opts.repeat > 1 and not (opts.kernel or opts.image or opts.simulate):
+        raise UsageError("--repeat needs a guest (--kernel, --image or --simulate): the model alone never varies")
     if opts.profile:
         get_profile(opts.profile)
     backend_name = _backend_name(opts)
@@ -127,12 +132,13 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
     cfg = RunConfig(arch=opts.arch or "", profile=opts.profile or "", scenario_timeout=opts.timeout, jobs=opts.jobs,
                     boot_scale=opts.boot_scale, ktrace=opts.ktrace, fault=opts.fault,
                     qemu_profile=opts.qemu_profile, backend=backend_name,
-                    agent=Path(opts.agent) if opts.agent else None)
+                    agent=Path(opts.agent) if opts.agent else None, repeat=opts.repeat)
     if opts.image:
         _image(opts, ui)
         cfg.arch, cfg.profile, cfg.qemu_profile = opts.arch or "", opts.profile or "", opts.qemu_profile
     cfg.kernel = Path(opts.kernel) if opts.kernel else None
     cfg.profile = cfg.profile or default_profile(cfg.arch)
+    _known(opts, cfg)  # a bad baseline is bad input, before anything runs
     files = list(dict.fromkeys(p.resolve() for p in find_scenarios(list(opts.scenarios) or None, opts.syscall)))
     compiled = [sc for sc in (compile_scenario(f, cfg.arch) for f in files) if sc.runs_on(cfg.arch, cfg.profile)]
     if not compiled:
@@ -184,6 +190,38 @@ def _create_results(base: str, label: str) -> ResultsDir:
         raise (InfraError(msg) if e.errno in _HOST_ERRNOS else UsageError(msg)) from None
 
 
+def baseline_cell(cfg: RunConfig) -> str:
+    """The cell name a `harness run` matches baseline entries against: PROFILE-ARCH."""
+    return f"{cfg.profile}-{cfg.arch}"
+
+
+def _known(opts: RunOptions, cfg: RunConfig) -> None:
+    """--baseline: the divergences it explains become known (harness.nightly.baseline's
+    matching; the cell of a `harness run` is baseline_cell)."""
+    if opts.baseline is None:
+        return
+    baseline = load_baseline(opts.baseline)
+    cell = baseline_cell(cfg)
+    name = Path(opts.baseline).name
+
+    def explain(scenario: str, first_divergence: str) -> str | None:
+        k = baseline.explain(cell, scenario, first_divergence)
+        return None if k is None else f"{name} line {k.line}: {k.reason}"
+
+    cfg.known = explain
+
+
+def _variance(cfg: RunConfig, results: ResultsDir, names: list[str], ui: RunUI) -> None:
+    from harness.report import variance
+
+    rep = variance.from_results(results.root, cfg.arch, names, cfg.repeat)
+    variance.write(results.root, rep)
+    results.meta["repeat"] = {"runs": cfg.repeat, **rep.counts()}
+    for line in variance.summary_lines(rep):
+        ui.say(line)
+    ui.say(f"repeat: per-field report in {results.root}/repeat.txt and repeat.json")
+
+
 def execute(opts: RunOptions, ui: RunUI) -> int:
     cfg, backend, compiled = resolve(opts, ui)
     if cfg.agent is not None:
@@ -206,6 +244,8 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
                 run_scenarios(compiled, cfg, factory_for(cfg), results, progress=ui.progress)
         else:
             run_scenarios(compiled, cfg, factory_for(cfg), results)
+        if cfg.repeat > 1:
+            _variance(cfg, results, [sc.name for sc in compiled], ui)
     except OSError as e:  # the results directory stopped taking writes (disk full, ulimit -f)
         with contextlib.suppress(OSError):
             results.finish(exit_code=int(ExitCode.INFRA), completed=False)
