@@ -152,10 +152,10 @@ class Simulator:
             fake = records[0].to_json() | {"op": "forged", "ret": 4242}
             sys.stdout.buffer.write(encode(Record.from_json(fake)))  # no key: what a scenario can write
         if fault_kind == "jitter":
-            mid = next((r for r in records[len(records) // 2:] if isinstance(r.ret, int)
+            jit = next((r for r in records[len(records) // 2:] if isinstance(r.ret, int)
                         and not isinstance(r.ret, bool) and "ret" not in r.nondet), None)
-            if mid is not None:
-                mid.ret += 1
+            if jit is not None:
+                jit.ret += 1
         for i, rec in enumerate(records):
             frame = encode(rec, key=key)
             if fault_kind and fault_kind != "jitter" and i == len(records) // 2:

@@ -140,8 +140,8 @@ class _Run:
                  results: ResultsDir, progress: Progress | None) -> None:
         self.scenarios, self.cfg, self.factory, self.results, self.progress = scenarios, cfg, factory, results, progress
         self.todo: queue.Queue[tuple[int, int, Scenario]] = queue.Queue()
-        for rep in range(cfg.repeat):  # run by run: the N runs of one scenario on different guests
-            for i, sc in enumerate(scenarios):
+        for i, sc in enumerate(scenarios):  # a scenario's N runs together: its verdict comes early
+            for rep in range(cfg.repeat):
                 self.todo.put((i, rep, sc))
         self.verdicts: dict[int, Verdict] = {}
         self.reps: dict[int, dict[int, Verdict]] = {}  # --repeat: scenario -> run -> verdict

@@ -18,8 +18,8 @@ from pathlib import Path
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.interrupt import exit_code_of
 from harness.model.profiles import get_profile
-from harness.report.progress import Progress
 from harness.nightly.baseline import load_baseline
+from harness.report.progress import Progress
 from harness.report.result import RunResult
 from harness.report.results import ResultsDir
 from harness.run.backends import Backend, factory_for, get_backend
@@ -55,7 +55,7 @@ class RunOptions:
     def guest(self) -> bool:
         """False: no kernel and no simulation, the run is the model's alone (guest-only
         flags make it a guest run, refused with their reason)."""
-        return bool(self.kernel or self.image or self.simulate or self.fault or self.ktrace)
+        return bool(self.kernel or self.image or self.simulate or self.fault or self.ktrace or self.repeat > 1)
 
 
 @dataclass
@@ -216,7 +216,6 @@ def _variance(cfg: RunConfig, results: ResultsDir, names: list[str], ui: RunUI) 
 
     rep = variance.from_results(results.root, cfg.arch, names, cfg.repeat)
     variance.write(results.root, rep)
-    results.meta["repeat"] = {"runs": cfg.repeat, **rep.counts()}
     for line in variance.summary_lines(rep):
         ui.say(line)
     ui.say(f"repeat: per-field report in {results.root}/repeat.txt and repeat.json")
@@ -229,7 +228,8 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
     results = _create_results(opts.results_base, f"{cfg.arch}{'-sim' if backend.simulated else ''}")
     results.meta = {"arch": cfg.arch, "profile": cfg.profile, "kernel": str(cfg.kernel) if cfg.kernel else None,
                     "agent": None, "simulated": backend.simulated, "backend": cfg.backend,
-                    "scenarios": len(compiled), "ktrace": cfg.ktrace}
+                    "scenarios": len(compiled), "ktrace": cfg.ktrace, "repeat": cfg.repeat,
+                    "baseline": str(Path(opts.baseline).resolve()) if opts.baseline else None}
     try:
         backend.setup(cfg, results, ui.say)
         if cfg.agent_image is None and cfg.agent is not None:
