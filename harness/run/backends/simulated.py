@@ -75,7 +75,10 @@ class SimulatedBackend(Backend):
         # KERNEL: a SIMULATED kernel file (its profile, switches and faults); RUN_INDEX
         # numbers the run for its flaky faults (default: a counter kept per kernel file)
         self.kernel: SimulatedKernel | None = load_simulated_kernel(cfg.kernel) if cfg.kernel else None
-        self.run_index = self.cfg_run_index = cfg.run_index
+        self.run_index = cfg.run_index
+        # --repeat: each restore is a new run of the kernel file (its flaky and jitter
+        # faults differ run by run); a crash restore in a single run keeps the run's number
+        self.renumber = cfg.repeat > 1 and cfg.run_index is None
         if self.kernel is not None and self.run_index is None:
             self.run_index = next_run_index(self.kernel)
         self.workdir = results.path(f"sim{n}", ".keep").parent
@@ -125,8 +128,8 @@ class SimulatedBackend(Backend):
         # A kernel file's faults stay: they are that kernel's, and name their scenario.
         self.close()
         self.fault = None
-        if self.kernel is not None and self.cfg_run_index is None:
-            self.run_index = next_run_index(self.kernel)  # a new boot is a new run of that kernel
+        if self.kernel is not None and self.renumber:
+            self.run_index = next_run_index(self.kernel)
         self.launch()
 
     def kill(self) -> None:
