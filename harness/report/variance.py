@@ -15,6 +15,10 @@ never depends on the model), each field is one of:
 ``masked-varied``
     masked, and rightly: it varied.
 
+Every run starts from the same snapshot, so whatever follows the pids (their
+digits: where a 63-byte cut falls) is the same in every run: N runs cannot
+show it varying, though it does between boots.
+
 Only runs that completed (no crash, no transport failure) are compared; the
 others are listed as excluded.  Output: repeat.json and repeat.txt in the
 results directory (``write``), and a few summary lines (``summary_lines``).
