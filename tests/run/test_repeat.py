@@ -127,3 +127,16 @@ def test_a_bad_baseline_is_bad_input(tmp_path: Path) -> None:
     assert main(["run", "--kernel", str(kernel), "--baseline", str(bad), "--results", str(tmp_path / "r"),
                  str(CORPUS / "fd/pipe.yaml")]) == 2
     assert not (tmp_path / "r").exists()
+
+
+def test_the_corpus_baseline_explains_the_progarg_overrun_and_nothing_else() -> None:
+    from harness.nightly.baseline import load_baseline
+
+    b = load_baseline(CORPUS / "known-divergences.toml")
+    real = ("step 18, process main, record 13, exec: err: model \"file does not exist: '/nhnone'\", "
+            "guest \"empty file name\"")  # 027f579f4 9pc64 and 9qemu.u, harness run --repeat 5
+    for arch in ("amd64", "arm64"):
+        k = b.explain(f"9front-current-{arch}", "script-limits-current", real)
+        assert k is not None and "sysproc.c" in k.reason and "progarg" in k.reason
+    assert b.explain("9front-2022.05-amd64", "script-limits-current", real) is None
+    assert b.explain("9front-current-amd64", "script-limits-current", real.replace("empty file name", "x")) is None
