@@ -56,6 +56,12 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--ktrace", is_flag=True,
               help="Also collect the kernel's own syscall trace (agent -t) and cross-check the agent's records "
                    "with it (NAME.ktrace.txt/.json; a note, not a verdict).")
+@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Run each scenario N times from the same snapshot and report, per field, what the model "
+                   "masks but never varied and what it compares but varied (repeat.json, repeat.txt).")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
+              help="Known divergences ([[known]] TOML, as `harness nightly`; cell = PROFILE-ARCH): a divergence "
+                   "it explains is shown as known and does not fail the run.")
 def run(scenarios: tuple[str, ...], **flags: Any) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 

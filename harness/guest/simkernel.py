@@ -16,7 +16,10 @@ Faults are ``KIND[:SCENARIO]`` (without a scenario: every scenario):
 * ``panic-at-boot``, ``hang-at-boot``: the kernel dies or stops after its banner,
   before the rc prompt (a boot crash, the kernel's verdict); no scenario;
 * ``flaky``: the scenario panics half-way on some runs only, chosen by a
-  deterministic pseudo-random pattern of the run index (``flaky_misbehaves``).
+  deterministic pseudo-random pattern of the run index (``flaky_misbehaves``);
+* ``jitter``: on the runs ``flaky_misbehaves`` selects, the middle record's
+  integer ``ret`` is one higher (a field that varies between runs; the
+  fixture of ``harness run --repeat``'s "compared but varied").
 
 Every output of a run on such a file says SIMULATED.
 """
@@ -52,6 +55,7 @@ class FaultKind(enum.StrEnum):
     HANG_AT_BOOT = "hang-at-boot"  # silent after the banner: boot-crash
     SILENT_AT_BOOT = "silent-at-boot"  # no banner at all, the kernel never ran: infrastructure
     FLAKY = "flaky"
+    JITTER = "jitter"
 
     @property
     def at_boot(self) -> bool:

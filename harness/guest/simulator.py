@@ -19,6 +19,7 @@ Faults can be injected to exercise crash handling (``--fault KIND[:SCENARIO]``):
               record without the run's frame key, as a scenario writing a
               frame-shaped buffer to fd 1 does (it must stay console text);
 * ``flaky``   panic half-way on the runs ``--run-index`` selects (harness/guest/simkernel.py);
+* ``jitter``  on those runs the middle record's ret is one higher (a varying field);
 * ``panic-at-boot``  panic after the banner, while booting;
 * ``hang-at-boot``   go silent after the banner, while booting;
 * ``silent-at-boot`` print nothing at all (no banner: the kernel never ran).
@@ -101,9 +102,9 @@ class Simulator:
         for f in self.faults:
             if not f.applies(scenario):
                 continue
-            if f.kind is FaultKind.FLAKY:
+            if f.kind in (FaultKind.FLAKY, FaultKind.JITTER):
                 if flaky_misbehaves(scenario, self.run_index):
-                    return FaultKind.PANIC.value
+                    return FaultKind.PANIC.value if f.kind is FaultKind.FLAKY else f.kind.value
                 continue
             return f.kind.value
         return ""
@@ -151,9 +152,14 @@ class Simulator:
         if fault_kind == "forge" and records:
             fake = records[0].to_json() | {"op": "forged", "ret": 4242}
             sys.stdout.buffer.write(encode(Record.from_json(fake)))  # no key: what a scenario can write
+        if fault_kind == "jitter":
+            jit = next((r for r in records[len(records) // 2:] if isinstance(r.ret, int)
+                        and not isinstance(r.ret, bool) and "ret" not in r.nondet), None)
+            if jit is not None:
+                jit.ret += 1
         for i, rec in enumerate(records):
             frame = encode(rec, key=key)
-            if fault_kind and i == len(records) // 2:
+            if fault_kind and fault_kind != "jitter" and i == len(records) // 2:
                 if fault_kind == "panic":
                     self.say(PANIC_TEXT.format(i=i))
                     os._exit(1)

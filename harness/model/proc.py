@@ -78,11 +78,16 @@ def pwait(k: Kernel, p: Proc) -> Generator[Wait, Wake | None, tuple[Waitq, bool]
             raise KernelError(Eintr)
         if not p.waitq and p.nchild == 0:
             raise KernelError(Enochild)
-    # On the guest's one CPU the order children exit in is the scheduler's,
-    # which the model follows -- unless one of the candidates slept on the
-    # clock: then when it exited is the real clock's, not ours.
+    # Which of several candidates (records, or children still running) is
+    # the head is the order the children exited in, and that is the clock's:
+    # a child that has used its slice is preempted at a tick whenever another
+    # process is ready (port/proc.c:243-255 hzsched, 027f579f4), so its parent
+    # can run on and fork the next child before the first has exited.  The
+    # model's scheduler gives one order; measured with harness run --repeat 3,
+    # the arm64 027f579f4 kernel swapped the children of await/order-lifo and
+    # await/two-children in two runs of three.
     others = [q for q in k.procs.values() if q.parent is p and q.state != ProcState.DEAD]
-    if (len(p.waitq) > 1 or others) and (any(w.timed for w in p.waitq) or any(q.timed for q in others)):
+    if len(p.waitq) > 1 or others:
         p.await_order_unknown = True  # and so is every later wait's child
     return p.waitq.pop(0), p.await_order_unknown
 

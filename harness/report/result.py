@@ -22,6 +22,7 @@ from harness.errors import ExitCode
 
 class Status(enum.StrEnum):
     PASS = "pass"
+    KNOWN = "known"  # diverged as a --baseline entry explains (a known kernel divergence): not a failure
     DIVERGED = "diverged"  # guest and model traces differ
     MISMATCH = "mismatch"  # `harness model`: the model's trace breaks the scenario's own expectations
     GUEST_CRASH = "guest-crash"  # the kernel panicked or hung while running the scenario
@@ -36,6 +37,7 @@ class Status(enum.StrEnum):
 
 _EXIT = {
     Status.PASS: ExitCode.OK,
+    Status.KNOWN: ExitCode.OK,
     Status.DIVERGED: ExitCode.DIVERGED,
     Status.MISMATCH: ExitCode.DIVERGED,
     Status.GUEST_CRASH: ExitCode.DIVERGED,

@@ -22,7 +22,7 @@ _SGR = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
 Style = Callable[..., str]
 
 # the colour of each verdict on a terminal
-STATUS_COLOUR = {Status.PASS: "green", Status.DIVERGED: "red", Status.GUEST_CRASH: "red",
+STATUS_COLOUR = {Status.PASS: "green", Status.KNOWN: "yellow", Status.DIVERGED: "red", Status.GUEST_CRASH: "red",
                  Status.BOOT_CRASH: "red", Status.MISMATCH: "red", Status.INFRA_ERROR: "yellow",
                  Status.INTERNAL_ERROR: "yellow"}
 

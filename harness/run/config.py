@@ -47,9 +47,14 @@ class RunConfig:
     boot_scale: float = 1.0  # multiplies boot timeouts
     fault: str | None = None  # simulated backend: KIND[:SCENARIO]
     run_index: int | None = None  # simulated backend: which run this is (a SIMULATED kernel's flaky faults)
+    # --baseline: (scenario, first divergence) -> why it is a known divergence, or None
+    known: Callable[[str, str], str | None] | None = None
+    repeat: int = 1  # --repeat N: each scenario N times, from the snapshot each time (harness.report.variance)
 
     def __post_init__(self) -> None:
         self.scenario_timeout = positive("--timeout", self.scenario_timeout)
         self.boot_scale = positive("--boot-scale", self.boot_scale)
         if not isinstance(self.jobs, int) or self.jobs < 1:
             raise UsageError(f"--jobs must be at least 1, not {self.jobs!r}")
+        if not isinstance(self.repeat, int) or self.repeat < 1:
+            raise UsageError(f"--repeat must be at least 1, not {self.repeat!r}")

@@ -48,9 +48,10 @@ def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trac
 
 
 def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir,
-          model: Trace | None = None) -> Verdict:
-    """The verdict of RUN; MODEL: the scenario's model trace when already computed."""
-    base = f"{cfg.arch}/{scenario.name}"
+          model: Trace | None = None, rep: int = 0) -> Verdict:
+    """The verdict of RUN; MODEL: the scenario's model trace when already computed;
+    REP > 0 (--repeat): that run's files are ARCH/NAME.repREP.*, beside the first run's."""
+    base = f"{cfg.arch}/{scenario.name}" + (f".rep{rep}" if rep else "")
     files: dict[str, str] = {}
     if model is None:
         model = model_trace(scenario, cfg.arch, cfg.profile, cfg.agent_image, cfg.scratch_server)
@@ -206,10 +207,12 @@ class _Run:
     def __init__(self, scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,
                  results: ResultsDir, progress: Progress | None) -> None:
         self.scenarios, self.cfg, self.factory, self.results, self.progress = scenarios, cfg, factory, results, progress
-        self.todo: queue.Queue[tuple[int, Scenario]] = queue.Queue()
-        for i, sc in enumerate(scenarios):
-            self.todo.put((i, sc))
+        self.todo: queue.Queue[tuple[int, int, Scenario]] = queue.Queue()
+        for i, sc in enumerate(scenarios):  # a scenario's N runs together: its verdict comes early
+            for rep in range(cfg.repeat):
+                self.todo.put((i, rep, sc))
         self.verdicts: dict[int, Verdict] = {}
+        self.reps: dict[int, dict[int, Verdict]] = {}  # --repeat: scenario -> run -> verdict
         self.lock = threading.Lock()
         self.programs = {sc.name: sc.program.dumps() for sc in scenarios}
         self.healthy = max(1, cfg.jobs)  # workers still able to run scenarios
@@ -265,6 +268,22 @@ class _Run:
     def verdict(self, sc: Scenario, status: Status, summary: str) -> Verdict:
         return Verdict(sc.name, self.cfg.arch, self.cfg.profile, status, summary=summary)
 
+    def record_rep(self, i: int, rep: int, v: Verdict, worker: int = 0) -> None:
+        """Run REP of scenario I: with --repeat the scenario's verdict is recorded when
+        all its runs are in, the first failing run's (else the first run's)."""
+        why = self.cfg.known(v.scenario, v.summary) if self.cfg.known and v.status is Status.DIVERGED else None
+        if why is not None:
+            v.status, v.summary = Status.KNOWN, f"known ({why}): {v.summary}"
+        if self.cfg.repeat == 1:
+            self.record(i, v, worker)
+            return
+        with self.lock:
+            runs = self.reps.setdefault(i, {})
+            runs.setdefault(rep, v)
+            if len(runs) < self.cfg.repeat:
+                return
+        self.record(i, _combined(runs, self.cfg.repeat), worker)
+
     def record(self, i: int, v: Verdict, worker: int = 0) -> None:
         with self.lock:
             if self.stopping.is_set() or i in self.verdicts:
@@ -291,10 +310,10 @@ class _Run:
             last = self.healthy == 0
         while last:
             try:
-                i, sc = self.todo.get_nowait()
+                i, rep, sc = self.todo.get_nowait()
             except queue.Empty:
                 return
-            self.record(i, self.verdict(sc, status, why))
+            self.record_rep(i, rep, self.verdict(sc, status, why))
 
     def add_time(self, key: str, seconds: float) -> None:
         """summary.json's timings (boot and restore summed over guests)."""
@@ -339,23 +358,25 @@ class _Run:
         try:
             while not self.stopping.is_set():
                 try:
-                    i, sc = self.todo.get_nowait()
+                    i, rep, sc = self.todo.get_nowait()
                 except queue.Empty:
                     return
-                if not self.one(session, i, sc, n):
+                if not self.one(session, i, rep, sc, n):
                     return
         finally:
             self.end(session)
 
-    def one(self, session: Backend, i: int, sc: Scenario, n: int) -> bool:
+    def one(self, session: Backend, i: int, rep: int, sc: Scenario, n: int) -> bool:
         """Run one scenario on SESSION (worker N); False when the machine is lost."""
+        if rep and not self.fresh(session, (i, rep, sc)):  # --repeat: every run from the snapshot
+            return False
         started = time.monotonic()
         if self.progress is not None:
             self.progress.scenario_started(sc.name, n)
         needs_recovery = True
         try:
             run = session.run_scenario(sc.name, self.cfg.scenario_timeout)
-            v = judge(sc, self.cfg, run, self.results, self.models.get(sc))
+            v = judge(sc, self.cfg, run, self.results, self.models.get(sc), rep)
             needs_recovery = run.crash is not None
         except InfraError as e:
             v = self.verdict(sc, Status.INFRA_ERROR, str(e))
@@ -363,23 +384,39 @@ class _Run:
             v = self.verdict(sc, Status.INFRA_ERROR, f"host: {e}")
         except Exception as e:
             v = self.verdict(sc, Status.INTERNAL_ERROR, self.internal(f"scenario {sc.name}", e))
-        self.record(i, _timed(v, started), n)
+        self.record_rep(i, rep, _timed(v, started), n)
         if not needs_recovery or self.stopping.is_set():
             return True
         if self.progress is not None:
             self.progress.worker(n, "recovering")
+        return self.fresh(session)
+
+    def fresh(self, session: Backend, requeue: tuple[int, int, Scenario] | None = None) -> bool:
+        """SESSION back to its snapshot; False (and its share, REQUEUE first, to the others)
+        when it cannot be."""
         try:
             t = time.monotonic()
             session.restore()
             self.add_time("restore_seconds", time.monotonic() - t)
             self.add_time("restores", 1)
+            return True
         except HarnessError as e:
-            self.lose_worker(f"guest lost and not recoverable: {e}", Status.INFRA_ERROR)
-            return False
+            why, status = f"guest lost and not recoverable: {e}", Status.INFRA_ERROR
         except Exception as e:
-            self.lose_worker(self.internal("restoring the guest", e), Status.INTERNAL_ERROR)
-            return False
-        return True
+            why, status = self.internal("restoring the guest", e), Status.INTERNAL_ERROR
+        if requeue is not None:
+            self.todo.put(requeue)
+        self.lose_worker(why, status)
+        return False
+
+
+def _combined(runs: dict[int, Verdict], n: int) -> Verdict:
+    failing = [(rep, v) for rep, v in sorted(runs.items()) if v.status not in (Status.PASS, Status.KNOWN)]
+    if not failing:
+        return next((v for _, v in sorted(runs.items()) if v.status is Status.KNOWN), runs[0])
+    rep, v = failing[0]
+    v.summary = f"run {rep + 1} of {n} ({len(failing)} failed): {v.summary}"
+    return v
 
 
 def _timed(v: Verdict, started: float) -> Verdict:

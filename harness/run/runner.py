@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from harness.errors import ExitCode, HarnessError, InfraError, UsageError
 from harness.interrupt import exit_code_of
 from harness.model.profiles import get_profile
+from harness.nightly.baseline import load_baseline
 from harness.qemu.mediakind import DiskBoot
 from harness.report.progress import Progress
 from harness.report.result import RunResult
@@ -57,13 +58,15 @@ class RunOptions:
     disk: str | None = None  # an installed disk image
     disk_boot: str = DiskBoot.LOADER.value
     bootargs: str | None = None  # the answer to a release's 'bootargs is'
+    repeat: int = 1  # each scenario N times: the variance report (harness.report.variance)
+    baseline: str | None = None  # known divergences (harness.nightly.baseline): shown as known, exit 0
 
     @property
     def guest(self) -> bool:
         """False: no kernel and no simulation, the run is the model's alone (guest-only
         flags make it a guest run, refused with their reason)."""
         return bool(self.kernel or self.image or self.iso or self.disk or self.bootargs or self.simulate
-                    or self.fault or self.ktrace or self.disk_boot != DiskBoot.LOADER.value)
+                    or self.fault or self.ktrace or self.repeat > 1 or self.disk_boot != DiskBoot.LOADER.value)
 
 
 @dataclass
@@ -151,6 +154,8 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
         raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
     if opts.fault and not opts.simulate:
         raise UsageError("--fault only applies to --simulate")
+    if opts.repeat > 1 and not (opts.kernel or opts.image or opts.simulate):
+        raise UsageError("--repeat needs a guest (--kernel, --image or --simulate): the model alone never varies")
     if opts.profile:
         get_profile(opts.profile)
     backend_name = _backend_name(opts)
@@ -161,12 +166,13 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
     cfg = RunConfig(arch=opts.arch or "", profile=opts.profile or "", scenario_timeout=opts.timeout, jobs=opts.jobs,
                     boot_scale=opts.boot_scale, ktrace=opts.ktrace, fault=opts.fault,
                     qemu_profile=opts.qemu_profile, backend=backend_name,
-                    agent=Path(opts.agent) if opts.agent else None, media=media)
+                    agent=Path(opts.agent) if opts.agent else None, media=media, repeat=opts.repeat)
     if opts.image:
         _image(opts, ui)
         cfg.arch, cfg.profile, cfg.qemu_profile = opts.arch or "", opts.profile or "", opts.qemu_profile
     cfg.kernel = Path(opts.kernel) if opts.kernel else None
     cfg.profile = cfg.profile or default_profile(cfg.arch)
+    _known(opts, cfg)  # a bad baseline is bad input, before anything runs
     files = list(dict.fromkeys(p.resolve() for p in find_scenarios(list(opts.scenarios) or None, opts.syscall)))
     # every malformed file listed, nothing run (ScenarioErrors, exit 2)
     compiled = [sc for sc in check_scenarios(files, [cfg.arch]) if sc.runs_on(cfg.arch, cfg.profile)]
@@ -219,6 +225,37 @@ def _create_results(base: str, label: str) -> ResultsDir:
         raise (InfraError(msg) if e.errno in _HOST_ERRNOS else UsageError(msg)) from None
 
 
+def baseline_cell(cfg: RunConfig) -> str:
+    """The cell name a `harness run` matches baseline entries against: PROFILE-ARCH."""
+    return f"{cfg.profile}-{cfg.arch}"
+
+
+def _known(opts: RunOptions, cfg: RunConfig) -> None:
+    """--baseline: the divergences it explains become known (harness.nightly.baseline's
+    matching; the cell of a `harness run` is baseline_cell)."""
+    if opts.baseline is None:
+        return
+    baseline = load_baseline(opts.baseline)
+    cell = baseline_cell(cfg)
+    name = Path(opts.baseline).name
+
+    def explain(scenario: str, first_divergence: str) -> str | None:
+        k = baseline.explain(cell, scenario, first_divergence)
+        return None if k is None else f"{name} line {k.line}: {k.reason}"
+
+    cfg.known = explain
+
+
+def _variance(cfg: RunConfig, results: ResultsDir, names: list[str], ui: RunUI) -> None:
+    from harness.report import variance
+
+    rep = variance.from_results(results.root, cfg.arch, names, cfg.repeat)
+    variance.write(results.root, rep)
+    for line in variance.summary_lines(rep):
+        ui.say(line)
+    ui.say(f"repeat: per-field report in {results.root}/repeat.txt and repeat.json")
+
+
 def execute(opts: RunOptions, ui: RunUI) -> int:
     t = time.monotonic()
     cfg, backend, compiled = resolve(opts, ui)
@@ -228,7 +265,8 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
     results = _create_results(opts.results_base, f"{cfg.arch}{'-sim' if backend.simulated else ''}")
     results.meta = {"arch": cfg.arch, "profile": cfg.profile, "kernel": str(cfg.kernel) if cfg.kernel else None,
                     "agent": None, "simulated": backend.simulated, "backend": cfg.backend,
-                    "scenarios": len(compiled), "ktrace": cfg.ktrace}
+                    "scenarios": len(compiled), "ktrace": cfg.ktrace, "repeat": cfg.repeat,
+                    "baseline": str(Path(opts.baseline).resolve()) if opts.baseline else None}
     results.run.timings["compile_seconds"] = compile_seconds
     try:
         backend.setup(cfg, results, ui.say)
@@ -244,6 +282,8 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
                 run_scenarios(compiled, cfg, factory_for(cfg), results, progress=ui.progress)
         else:
             run_scenarios(compiled, cfg, factory_for(cfg), results)
+        if cfg.repeat > 1:
+            _variance(cfg, results, [sc.name for sc in compiled], ui)
     except OSError as e:  # the results directory stopped taking writes (disk full, ulimit -f)
         with contextlib.suppress(OSError):
             results.finish(exit_code=int(ExitCode.INFRA), completed=False)

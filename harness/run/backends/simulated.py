@@ -76,6 +76,9 @@ class SimulatedBackend(Backend):
         # numbers the run for its flaky faults (default: a counter kept per kernel file)
         self.kernel: SimulatedKernel | None = load_simulated_kernel(cfg.kernel) if cfg.kernel else None
         self.run_index = cfg.run_index
+        # --repeat: each restore is a new run of the kernel file (its flaky and jitter
+        # faults differ run by run); a crash restore in a single run keeps the run's number
+        self.renumber = cfg.repeat > 1 and cfg.run_index is None
         if self.kernel is not None and self.run_index is None:
             self.run_index = next_run_index(self.kernel)
         self.workdir = results.path(f"sim{n}", ".keep").parent
@@ -125,6 +128,8 @@ class SimulatedBackend(Backend):
         # A kernel file's faults stay: they are that kernel's, and name their scenario.
         self.close()
         self.fault = None
+        if self.kernel is not None and self.renumber:
+            self.run_index = next_run_index(self.kernel)
         self.launch()
 
     def kill(self) -> None:
