@@ -185,8 +185,9 @@ class ModelAhead:
         try:
             return fut.result()
         finally:
-            with self.lock:
-                self.futures[sc.name] = _DONE  # the trace is the caller's now
+            if self.cfg.repeat == 1:  # the trace is the caller's now (with --repeat every run judges it)
+                with self.lock:
+                    self.futures[sc.name] = _DONE
 
 
 _DONE: Future[Trace] = Future()
