@@ -23,6 +23,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--profile", default=None, help="kernel semantic profile (default per arch)")
     group.addoption("--kernel", default=None, help="9front kernel to boot: run scenarios in the guest and diff")
     group.addoption("--agent", default=None, help="prebuilt guest agent a.out for --kernel runs")
+    group.addoption("--nh-shard", default=None, metavar="I/N|auto",
+                    help="run only shard I of N of the scenario items (0-based; see docs/SCALE.md)")
+    group.addoption("--nh-durations", default=None, metavar="SUMMARY",
+                    help="with --nh-shard: a previous summary.json to balance shards by scenario time")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--nh-shard: deselect the scenario items of other shards (other tests are untouched)."""
+    text = config.getoption("--nh-shard")
+    if not text:
+        return
+    from harness.errors import HarnessError
+    from harness.run.shard import load_durations, parse_shard, select
+
+    keys = {it: f"{it.path.stem}@{it.arch}" for it in items if isinstance(it, ScenarioItem)}
+    try:
+        shard = parse_shard(text)
+        summary = config.getoption("--nh-durations")
+        per_name = load_durations(summary) if summary else {}
+    except HarnessError as e:
+        raise pytest.UsageError(f"--nh-shard: {e}") from None
+    durations = {k: per_name[it.path.stem] for it, k in keys.items() if it.path.stem in per_name}
+    mine = set(select(sorted(keys.values()), shard, durations))
+    drop = [it for it, k in keys.items() if k not in mine]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [it for it in items if it not in set(drop)]
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:

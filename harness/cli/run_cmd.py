@@ -12,8 +12,9 @@ from harness.model.profiles import get_profile
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.run.results import ResultsDir
+from harness.run.shard import ShardPlan, parse_shard, plan_shard, run_id_from_env
 from harness.run.verdict import Status, Verdict, exit_code_for
-from harness.scenario.compiler import compile_scenario, find_scenarios
+from harness.scenario.compiler import Scenario, compile_scenario, find_scenarios
 
 POINTER = """\
 No kernel given, so this ran the corpus on the golden model only.
@@ -47,10 +48,17 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--ktrace", is_flag=True,
               help="Also collect the kernel's own syscall trace (agent -t) and cross-check the agent's records "
                    "with it (NAME.ktrace.txt/.json; a note, not a verdict).")
+@click.option("--shard", "shard_text", metavar="I/N|auto",
+              help="Run only shard I of N (0-based, like JOB_COMPLETION_INDEX); 'auto' reads the index "
+                   "from NH_SHARD, JOB_COMPLETION_INDEX or CI_NODE_INDEX (docs/SCALE.md).")
+@click.option("--durations", type=click.Path(exists=True),
+              help="With --shard: a previous summary.json; balance shards by its scenario times.")
+@click.option("--run-id", help="Id shared by all shards of one run (default: NH_RUN_ID or the CI's run id).")
 def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
         profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
         boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False,
-        image_name: str | None = None) -> int:
+        image_name: str | None = None, shard_text: str | None = None, durations: str | None = None,
+        run_id: str | None = None) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
     One verdict per scenario: pass, diverged, guest-crash or infra-error.
@@ -75,6 +83,8 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if ktrace and (simulate or not kernel):
         raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
     if not kernel and not simulate:
+        if shard_text:
+            raise UsageError("--shard splits a guest run: give --kernel, --image or --simulate")
         from harness.cli.model_cmd import model
 
         ctx = click.get_current_context()
@@ -91,6 +101,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     compiled = [sc for sc in (compile_scenario(f, arch) for f in files) if sc.runs_on(arch, prof)]
     if not compiled:
         raise UsageError("no scenarios matched")
+    plan = _shard_plan(shard_text, durations, compiled, arch, prof, kernel, simulate)
+    if plan is not None:
+        compiled = [sc for sc in compiled if sc.name in set(plan.names)]
     qemu_binary = ""
     if not simulate:
         from harness.qemu.profiles import check_qemu
@@ -101,7 +114,15 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         check_kernel(arch, Path(kernel), qemu_profile)
         qemu_binary = get_qemu_profile(qemu_profile or arch).binary
         check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
-    results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}")
+    results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}"
+                                + (f"-shard{plan.shard.index}of{plan.shard.count}" if plan else ""))
+    results.run_id = run_id or run_id_from_env() or (f"plan-{plan.plan}" if plan else "")
+    results.shard = plan.to_json() if plan else None
+    if not compiled:  # more shards than scenarios: an empty shard still leaves its summary
+        results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "simulated": simulate, "scenarios": 0}
+        results.write_summary(finished=True)
+        click.echo(f"run: shard {plan.shard if plan else ''} has no scenarios; results in {results.root}/")
+        return 0
     if not simulate:
         from harness.guest.build import resolve_agent
         from harness.run.qemusession import qemu_session_factory
@@ -143,6 +164,22 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         return 130
     _print_summary(verdicts, results.root)
     return exit_code_for(verdicts)
+
+
+def _shard_plan(shard_text: str | None, durations: str | None, compiled: list[Scenario], arch: str,
+                prof: str, kernel: str | None, simulate: bool) -> ShardPlan | None:
+    if shard_text is None:
+        if durations:
+            raise UsageError("--durations only applies with --shard")
+        return None
+    from harness.guest.build import file_sha256
+
+    k = Path(kernel or "")
+    context = [arch, prof, "simulated" if simulate else file_sha256(k) if k.is_file() else str(k)]
+    plan = plan_shard(parse_shard(shard_text), [sc.name for sc in compiled], durations, *context)
+    click.echo(f"run: shard {plan.shard}: {len(plan.names)} of {len(compiled)} scenarios "
+               f"(balanced by {plan.balanced_by})")
+    return plan
 
 
 def _print_verdict(v: Verdict) -> None:

@@ -10,7 +10,8 @@ Layout (one directory per run)::
         ARCH/NAME.model.jsonl, ARCH/NAME.guest.jsonl, ARCH/NAME.diff.txt, ARCH/NAME.diff.html
         ARCH/NAME.ktrace.txt, ARCH/NAME.ktrace.json   with --ktrace: the kernel's own syscall
                             trace (raw) and parsed, with the cross-check (harness.trace.ktrace)
-        summary.json        verdicts so far: rewritten after every scenario
+        summary.json        verdicts so far: rewritten after every scenario; with run_id and
+                            shard ({index, count, plan, scenarios} or null) for `harness merge`
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class ResultsDir:
     started: float = field(default_factory=time.time)
     verdicts: list[Verdict] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    # which run this directory belongs to and which shard of it (harness.run.shard):
+    # `harness merge` joins only shards of one run, and names a missing one
+    run_id: str = ""
+    shard: dict[str, Any] | None = None
 
     @classmethod
     def create(cls, base: str | Path, label: str) -> ResultsDir:
@@ -92,6 +97,8 @@ class ResultsDir:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
             "elapsed_seconds": round(time.time() - self.started, 3),
             "finished": finished,
+            "run_id": self.run_id or self.root.name,
+            "shard": self.shard,
             "exit_code": exit_code_for(self.verdicts),
             "counts": counts,
             "meta": self.meta,
