@@ -1,0 +1,217 @@
+"""`harness merge`: the results of a run's shards as one run.
+
+Input: the results directories the shards wrote (each with summary.json, see
+harness.run.results; a directory that holds several of them, such as the
+volume a Kubernetes Job writes to, stands for all of them).  Refused, before
+anything is written (exit 2): shards of different runs (``run_id`` or the
+shard plan differ), a missing shard (named), a shard given twice, a directory
+that is not a shard.  Output, in ``--out``:
+
+    summary.json   one summary: every verdict, counts, exit code, and per shard
+                   where it came from; verdict file paths point into shard-I/
+    junit.xml      the shards' junit.xml merged with junitparser (a shard without
+                   one contributes a suite built from its summary)
+    report.html    one page: counts, then every verdict, linking its diff
+    shard-I/       a copy of shard I's results directory
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
+
+from harness.errors import InputError, UsageError
+
+_COUNTED = ("pass", "diverged", "guest-crash", "infra-error")
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    path: Path
+    summary: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.summary.get("run_id", ""))
+
+    @property
+    def shard(self) -> dict[str, Any]:
+        return dict(self.summary.get("shard") or {})
+
+    @property
+    def index(self) -> int:
+        return int(self.shard["index"])
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    out: Path
+    run_id: str
+    shards: int
+    counts: dict[str, int]
+    exit_code: int
+    unfinished: list[int]
+
+
+def _load(path: Path) -> ShardResult:
+    try:
+        summary = json.loads((path / "summary.json").read_text())
+    except OSError as e:
+        raise InputError(f"{path}: no readable summary.json ({e.strerror})") from None
+    except ValueError as e:
+        raise InputError(f"{path}/summary.json: not JSON ({e})") from None
+    if not isinstance(summary, dict) or "verdicts" not in summary:
+        raise InputError(f"{path}/summary.json: not a harness summary")
+    if not summary.get("shard"):
+        raise UsageError(f"{path}: not a shard (its run had no --shard)")
+    return ShardResult(path, summary)
+
+
+def find_shards(dirs: Sequence[str | Path], out: Path) -> list[ShardResult]:
+    """Each DIR is a shard's results directory or holds several (one level down)."""
+    found: list[ShardResult] = []
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise InputError(f"{d}: no such directory")
+        if (d / "summary.json").exists():
+            found.append(_load(d))
+            continue
+        subs = sorted(p for p in d.iterdir() if (p / "summary.json").exists() and p.resolve() != out.resolve())
+        if not subs:
+            raise InputError(f"{d}: no summary.json in it or in its sub-directories")
+        found.extend(_load(p) for p in subs)
+    return found
+
+
+def check_shards(shards: list[ShardResult]) -> None:
+    """All of one run, each exactly once, none missing; else UsageError naming the culprit."""
+    if not shards:
+        raise UsageError("merge: no shards given")
+    first = shards[0]
+    for s in shards[1:]:
+        if s.run_id != first.run_id:
+            raise UsageError(f"merge: {s.path} is run {s.run_id!r}, {first.path} is run {first.run_id!r}: "
+                             "shards of different runs")
+        for key in ("count", "plan"):
+            if s.shard.get(key) != first.shard.get(key):
+                raise UsageError(f"merge: {s.path} and {first.path} split different runs "
+                                 f"(shard {key} {s.shard.get(key)!r} vs {first.shard.get(key)!r})")
+    count = int(first.shard["count"])
+    seen: dict[int, Path] = {}
+    for s in shards:
+        if s.index in seen:
+            raise UsageError(f"merge: shard {s.index}/{count} given twice ({seen[s.index]} and {s.path})")
+        seen[s.index] = s.path
+    missing = [i for i in range(count) if i not in seen]
+    if missing:
+        names = ", ".join(f"{i}/{count}" for i in missing)
+        raise UsageError(f"merge: run {first.run_id!r}: shard{'s' if len(missing) > 1 else ''} {names} missing")
+
+
+def merge(dirs: Sequence[str | Path], out: str | Path) -> MergeResult:
+    out = Path(out)
+    shards = sorted(find_shards(dirs, out), key=lambda s: s.index)
+    check_shards(shards)
+    if out.exists() and any(out.iterdir()):
+        raise UsageError(f"merge: {out} exists and is not empty")
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts: list[dict[str, Any]] = []
+    junit = JUnitXml(name=f"nine-harness {shards[0].run_id}")
+    for s in shards:
+        rel = f"shard-{s.index}"
+        shutil.copytree(s.path, out / rel, symlinks=True)
+        for v in s.summary["verdicts"]:
+            verdicts.append({**v, "shard": s.index,
+                             "files": {k: f"{rel}/{p}" for k, p in v.get("files", {}).items()}})
+        own = s.path / "junit.xml"
+        junit += JUnitXml.fromfile(str(own)) if own.is_file() else _suite_of(s)
+    verdicts.sort(key=lambda v: (str(v.get("arch", "")), str(v["scenario"])))
+    junit.update_statistics()
+    junit.write(str(out / "junit.xml"), pretty=True)
+    summary = _summary(shards, verdicts)
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, out / "summary.json")
+    (out / "report.html").write_text(render_html(summary))
+    return MergeResult(out, summary["run_id"], len(shards), summary["counts"], summary["exit_code"],
+                       [s.index for s in shards if not s.summary.get("finished")])
+
+
+def _summary(shards: list[ShardResult], verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v["status"]] = counts.get(v["status"], 0) + 1
+    finished = all(s.summary.get("finished") for s in shards)
+    codes = [int(s.summary.get("exit_code", 3)) for s in shards]
+    # a divergence anywhere is the run's verdict; an interrupted shard makes the run incomplete (infra)
+    code = 1 if 1 in codes else 3 if (3 in codes or not finished) else max(codes)
+    meta = dict(shards[0].summary.get("meta") or {})
+    meta["scenarios"] = len(verdicts)
+    return {
+        "run_id": shards[0].run_id,
+        "merged": True,
+        "shard": None,
+        "finished": finished,
+        "exit_code": code,
+        "elapsed_seconds": max(float(s.summary.get("elapsed_seconds", 0)) for s in shards),
+        "started": min(str(s.summary.get("started", "")) for s in shards),
+        "counts": counts,
+        "meta": meta,
+        "shards": [{"index": s.index, "count": s.shard["count"], "dir": f"shard-{s.index}",
+                    "source": str(s.path), "finished": bool(s.summary.get("finished")),
+                    "exit_code": s.summary.get("exit_code"), "counts": s.summary.get("counts", {}),
+                    "scenarios": len(s.summary["verdicts"])} for s in shards],
+        "verdicts": verdicts,
+    }
+
+
+def _suite_of(s: ShardResult) -> TestSuite:
+    """A JUnit suite for a shard that wrote no junit.xml: divergences and kernel crashes
+    are failures, infrastructure errors are errors (never failures)."""
+    suite = TestSuite(f"shard-{s.index}")
+    for v in s.summary["verdicts"]:
+        case = TestCase(v["scenario"], classname=f"{v.get('arch', '')}.{v.get('profile', '')}",
+                        time=float(v.get("seconds", 0)))
+        if v["status"] in ("diverged", "guest-crash"):
+            case.result = [Failure(v.get("summary", ""), v["status"])]
+        elif v["status"] != "pass":
+            case.result = [Error(v.get("summary", ""), v["status"])]
+        suite.add_testcase(case)
+    return suite
+
+
+def render_html(summary: dict[str, Any]) -> str:
+    """One self-contained page; every value escaped."""
+    e = html.escape
+    meta = summary.get("meta", {})
+    sim = " (SIMULATED guest)" if meta.get("simulated") else ""
+    counts = " ".join(f"<span class='{e(k)}'>{summary['counts'].get(k, 0)} {e(k)}</span>" for k in _COUNTED)
+    rows = []
+    for v in summary["verdicts"]:
+        diff = v.get("files", {}).get("diff_html")
+        link = f" <a href='{e(diff)}'>diff</a>" if diff else ""
+        rows.append(f"<tr class='{e(v['status'])}'><td>{e(v['status'])}</td><td>{e(v.get('arch', ''))}</td>"
+                    f"<td>{e(v['scenario'])}</td><td>{v['shard']}</td><td>{float(v.get('seconds', 0)):.2f}</td>"
+                    f"<td>{e(v.get('summary', ''))}{link}</td></tr>")
+    shards = "".join(f"<li>shard {s['index']}/{s['count']}: {s['scenarios']} scenarios, exit {s['exit_code']}"
+                     f"{'' if s['finished'] else ' (INTERRUPTED)'}</li>" for s in summary["shards"])
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>nine-harness run {e(summary['run_id'])}{sim}</title>
+<style>body{{font-family:sans-serif}} td{{padding:0 .6em}} .diverged,.guest-crash{{color:#b00}}
+.infra-error{{color:#a60}} .pass{{color:#070}}</style></head><body>
+<h1>nine-harness run {e(summary['run_id'])}{sim}</h1>
+<p>{e(str(meta.get('arch', '')))} {e(str(meta.get('profile', '')))}: {len(summary['verdicts'])} scenarios
+in {len(summary['shards'])} shards; exit code {summary['exit_code']}. {counts}</p>
+<ul>{shards}</ul>
+<table><tr><th>verdict</th><th>arch</th><th>scenario</th><th>shard</th><th>seconds</th><th>first divergence</th></tr>
+{chr(10).join(rows)}
+</table></body></html>
+"""

@@ -1,0 +1,135 @@
+"""`harness merge` on real shard runs (SIMULATED guest): one summary, one JUnit file
+(junitparser), one HTML report; shards of different runs and missing shards refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from junitparser import Failure, JUnitXml, TestCase, TestSuite
+
+from harness.cli import main
+from harness.run.shard import Shard, select
+
+CORPUS = Path(__file__).resolve().parents[2] / "testcases"
+FILES = [str(CORPUS / f) for f in ("rfork/cow.yaml", "exits/short.yaml", "rfork/child-exits-await.yaml",
+                                   "errstr/after-failure-seed.yaml", "rfork/bad-fdg-cfdg.yaml")]
+
+
+def run_shards(base: Path, n: int, *extra: str, run_id: str = "night-1") -> list[Path]:
+    dirs = []
+    for i in range(n):
+        out = base / f"s{i}"
+        rc = main(["run", *FILES, "--simulate", "--arch", "amd64", "--shard", f"{i}/{n}",
+                   "--run-id", run_id, "--results", str(out), "--timeout", "20", *extra])
+        assert rc in (0, 1), rc
+        [d] = list(out.iterdir())
+        dirs.append(d)
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def three(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return run_shards(tmp_path_factory.mktemp("shards"), 3)
+
+
+def test_shards_of_a_run_cover_it_once(three: list[Path]) -> None:
+    ran = [[v["scenario"] for v in json.loads((d / "summary.json").read_text())["verdicts"]] for d in three]
+    names = sorted(Path(f).stem for f in FILES)
+    assert sorted(x for r in ran for x in r) == names
+    assert [sorted(r) for r in ran] == [select(names, Shard(i, 3)) for i in range(3)]
+    shard = json.loads((three[1] / "summary.json").read_text())["shard"]
+    assert shard["index"] == 1 and shard["count"] == 3 and shard["scenarios"] == sorted(ran[1])
+
+
+def test_merge_makes_one_summary_junit_and_report(three: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "merged"
+    assert main(["merge", *map(str, three), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run_id"] == "night-1" and summary["finished"] is True
+    assert summary["counts"] == {"pass": len(FILES)} and summary["exit_code"] == 0
+    assert [s["index"] for s in summary["shards"]] == [0, 1, 2]
+    for v in summary["verdicts"]:
+        for rel in v["files"].values():
+            assert (out / rel).is_file(), rel  # the shard's artefacts came along
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    cases = sorted(c.name for suite in xml for c in suite)
+    assert cases == sorted(Path(f).stem for f in FILES) and xml.tests == len(FILES)
+    page = (out / "report.html").read_text()
+    assert "SIMULATED" in page and all(Path(f).stem in page for f in FILES)
+    assert "shard-0/amd64/" in page  # links into the copied shard
+
+
+def test_a_parent_directory_stands_for_its_shards(three: list[Path], tmp_path: Path) -> None:
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    for d in three:
+        (volume / d.name).symlink_to(d)
+    assert main(["merge", str(volume), "--out", str(volume / "merged")]) == 0
+    assert json.loads((volume / "merged" / "summary.json").read_text())["counts"] == {"pass": len(FILES)}
+
+
+def test_a_missing_shard_is_named(three: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["merge", str(three[0]), str(three[2]), "--out", str(tmp_path / "m")]) == 2
+    assert "shard 1/3 missing" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_shard_given_twice_is_refused(three: list[Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["merge", str(three[0]), str(three[0]), str(three[1]), str(three[2]),
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "shard 0/3 given twice" in capsys.readouterr().err
+
+
+def test_shards_of_different_runs_are_refused(three: list[Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    other = run_shards(tmp_path / "other", 3, run_id="night-2")
+    assert main(["merge", str(three[0]), str(other[1]), str(three[2]), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "different runs" in err and "night-2" in err
+
+
+def test_an_unsharded_run_is_not_a_shard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", FILES[0], "--simulate", "--arch", "amd64", "--results", str(tmp_path / "r")]) == 0
+    [d] = list((tmp_path / "r").iterdir())
+    assert main(["merge", str(d), "--out", str(tmp_path / "m")]) == 2
+    assert "not a shard" in capsys.readouterr().err
+
+
+def test_shard_junit_files_are_merged_and_a_crash_fails_the_run(tmp_path: Path) -> None:
+    crash = Path(FILES[1]).stem
+    dirs = run_shards(tmp_path / "runs", 2, "--fault", f"panic:{crash}")
+    # a shard that brought its own junit.xml (as `harness nightly` writes): taken as is
+    suite = TestSuite("own-suite")
+    case = TestCase("written-by-the-shard", classname="amd64.x", time=1.5)
+    case.result = [Failure("kept", "diverged")]
+    suite.add_testcase(case)
+    own = JUnitXml()
+    own.add_testsuite(suite)
+    own.write(str(dirs[0] / "junit.xml"))
+    out = tmp_path / "m"
+    assert main(["merge", *map(str, dirs), "--out", str(out)]) == 1
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    by_suite = {s.name: [c.name for c in s] for s in xml}
+    assert by_suite["own-suite"] == ["written-by-the-shard"]
+    failed = [c.name for s in xml for c in s if c.result and isinstance(c.result[0], Failure)]
+    assert "written-by-the-shard" in failed
+    summary = json.loads((out / "summary.json").read_text())
+    crashed = [v for v in summary["verdicts"] if v["status"] == "guest-crash"]
+    assert [v["scenario"] for v in crashed] == [crash]
+
+
+def test_an_interrupted_shard_makes_the_merged_run_incomplete(three: list[Path], tmp_path: Path) -> None:
+    copies = []
+    for d in three:
+        c = tmp_path / d.name
+        c.mkdir()
+        (c / "summary.json").write_text((d / "summary.json").read_text())
+        copies.append(c)
+    s = json.loads((copies[2] / "summary.json").read_text())
+    s["finished"] = False
+    (copies[2] / "summary.json").write_text(json.dumps(s))
+    assert main(["merge", *map(str, copies), "--out", str(tmp_path / "m")]) == 3
+    assert json.loads((tmp_path / "m" / "summary.json").read_text())["finished"] is False
