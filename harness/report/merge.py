@@ -1,11 +1,13 @@
 """`harness merge`: the results of a run's shards as one run.
 
 Input: the results directories the shards wrote (each with summary.json, see
-harness.run.results; a directory that holds several of them, such as the
-volume a Kubernetes Job writes to, stands for all of them).  Refused, before
-anything is written (exit 2): shards of different runs (``run_id`` or the
-shard plan differ), a missing shard (named), a shard given twice, a directory
-that is not a shard.  Output, in ``--out``:
+harness.run.results); a directory that holds them at any depth, such as the
+volume a Kubernetes Job writes to, stands for all of them.  A shard that ran
+more than once (a retried pod or CI job) counts once: its latest finished
+attempt, the others are listed as superseded.  Refused, before anything is
+written (exit 2): shards of different runs (``run_id`` or the shard plan
+differ), a missing shard (named), a directory that is not a shard.  Output,
+in ``--out``:
 
     summary.json   one summary: every verdict, counts, exit code, and per shard
                    where it came from; verdict file paths point into shard-I/
@@ -75,24 +77,56 @@ def _load(path: Path) -> ShardResult:
     return ShardResult(path, summary)
 
 
-def find_shards(dirs: Sequence[str | Path], out: Path) -> list[ShardResult]:
-    """Each DIR is a shard's results directory or holds several (one level down)."""
-    found: list[ShardResult] = []
-    for d in map(Path, dirs):
-        if not d.is_dir():
-            raise InputError(f"{d}: no such directory")
-        if (d / "summary.json").exists():
-            found.append(_load(d))
+def _results_dirs(top: Path, out: Path) -> list[Path]:
+    """Directories holding a summary.json under TOP; not below one (its own files), not OUT."""
+    found = []
+    for root, subdirs, files in os.walk(top, followlinks=True):
+        here = Path(root)
+        if here.resolve() == out.resolve():
+            subdirs.clear()
             continue
-        subs = sorted(p for p in d.iterdir() if (p / "summary.json").exists() and p.resolve() != out.resolve())
-        if not subs:
-            raise InputError(f"{d}: no summary.json in it or in its sub-directories")
-        found.extend(_load(p) for p in subs)
+        if "summary.json" in files:
+            found.append(here)
+            subdirs.clear()
+        subdirs.sort()
     return found
 
 
+def find_shards(dirs: Sequence[str | Path], out: Path) -> list[ShardResult]:
+    """Each DIR is a shard's results directory or holds some; each directory counts once."""
+    found: dict[Path, ShardResult] = {}
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise InputError(f"{d}: no such directory")
+        subs = _results_dirs(d, out)
+        if not subs:
+            raise InputError(f"{d}: no summary.json in it or in its sub-directories")
+        for p in subs:
+            if p.resolve() not in found and not (p != d and _is_merged(p)):
+                found[p.resolve()] = _load(p)
+    return list(found.values())
+
+
+def _is_merged(path: Path) -> bool:
+    """An earlier `harness merge` output found under a shard volume: not a shard, skipped."""
+    try:
+        return bool(json.loads((path / "summary.json").read_text()).get("merged"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def latest_attempts(shards: list[ShardResult]) -> tuple[list[ShardResult], list[ShardResult]]:
+    """(one attempt per shard index: the latest finished one, the superseded attempts)."""
+    best: dict[int, ShardResult] = {}
+    for s in sorted(shards, key=lambda s: (bool(s.summary.get("finished")), str(s.summary.get("started", "")),
+                                           s.path.name)):
+        best[s.index] = s  # later in that order wins
+    kept = {id(s) for s in best.values()}
+    return sorted(best.values(), key=lambda s: s.index), [s for s in shards if id(s) not in kept]
+
+
 def check_shards(shards: list[ShardResult]) -> None:
-    """All of one run, each exactly once, none missing; else UsageError naming the culprit."""
+    """All of one run (one attempt per shard), none missing; else UsageError naming the culprit."""
     if not shards:
         raise UsageError("merge: no shards given")
     first = shards[0]
@@ -105,11 +139,7 @@ def check_shards(shards: list[ShardResult]) -> None:
                 raise UsageError(f"merge: {s.path} and {first.path} split different runs "
                                  f"(shard {key} {s.shard.get(key)!r} vs {first.shard.get(key)!r})")
     count = int(first.shard["count"])
-    seen: dict[int, Path] = {}
-    for s in shards:
-        if s.index in seen:
-            raise UsageError(f"merge: shard {s.index}/{count} given twice ({seen[s.index]} and {s.path})")
-        seen[s.index] = s.path
+    seen = {s.index for s in shards}
     missing = [i for i in range(count) if i not in seen]
     if missing:
         names = ", ".join(f"{i}/{count}" for i in missing)
@@ -118,8 +148,9 @@ def check_shards(shards: list[ShardResult]) -> None:
 
 def merge(dirs: Sequence[str | Path], out: str | Path) -> MergeResult:
     out = Path(out)
-    shards = sorted(find_shards(dirs, out), key=lambda s: s.index)
-    check_shards(shards)
+    found = find_shards(dirs, out)
+    check_shards(found)
+    shards, superseded = latest_attempts(found)
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"merge: {out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +168,8 @@ def merge(dirs: Sequence[str | Path], out: str | Path) -> MergeResult:
     junit.update_statistics()
     junit.write(str(out / "junit.xml"), pretty=True)
     summary = _summary(shards, verdicts)
+    summary["superseded"] = [{"index": s.index, "source": str(s.path), "finished": bool(s.summary.get("finished")),
+                              "exit_code": s.summary.get("exit_code")} for s in superseded]
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, out / "summary.json")

@@ -138,13 +138,13 @@ def load_durations(path: str | Path) -> dict[str, float]:
 
 def run_id_from_env(env: Mapping[str, str] | None = None) -> str | None:
     """The id CI gives every job of one pipeline run, so shards of it can be merged:
-    NH_RUN_ID (the Job manifest sets it from its controller uid), GitHub's run id and
-    attempt, GitLab's pipeline id."""
+    NH_RUN_ID (the Job manifest sets it to the Job's name), GitHub's run id (not the
+    attempt: a re-run shard joins its run), GitLab's pipeline id."""
     env = os.environ if env is None else env
     if env.get("NH_RUN_ID"):
         return env["NH_RUN_ID"]
     if env.get("GITHUB_RUN_ID"):
-        return f"github-{env['GITHUB_RUN_ID']}-{env.get('GITHUB_RUN_ATTEMPT', '1')}"
+        return f"github-{env['GITHUB_RUN_ID']}"
     if env.get("CI_PIPELINE_ID"):
         return f"gitlab-{env['CI_PIPELINE_ID']}"
     return None

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -76,11 +77,22 @@ def test_a_missing_shard_is_named(three: list[Path], tmp_path: Path, capsys: pyt
     assert not (tmp_path / "m").exists()
 
 
-def test_a_shard_given_twice_is_refused(three: list[Path], tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["merge", str(three[0]), str(three[0]), str(three[1]), str(three[2]),
-                 "--out", str(tmp_path / "m")]) == 2
-    assert "shard 0/3 given twice" in capsys.readouterr().err
+def test_a_retried_shard_counts_once_its_latest_finished_attempt(three: list[Path], tmp_path: Path) -> None:
+    volume = tmp_path / "vol"
+    for d in three:
+        shutil.copytree(d, volume / "shard" / d.name, symlinks=True)
+    # an earlier attempt of shard 1 that died (a pod that lost its node): superseded
+    first = json.loads((three[1] / "summary.json").read_text())
+    first.update(finished=False, exit_code=3, started="2000-01-01T00:00:00", verdicts=first["verdicts"][:1])
+    (volume / "attempt-1").mkdir()
+    (volume / "attempt-1" / "summary.json").write_text(json.dumps(first))
+    out = volume / "merged"
+    assert main(["merge", str(volume), str(volume / "attempt-1"), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"pass": len(FILES)} and summary["finished"] is True
+    assert [s["source"] for s in summary["superseded"]] == [str(volume / "attempt-1")]
+    # merging the volume again skips the merged output inside it
+    assert main(["merge", str(volume), "--out", str(tmp_path / "again")]) == 0
 
 
 def test_shards_of_different_runs_are_refused(three: list[Path], tmp_path: Path,
