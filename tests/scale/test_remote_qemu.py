@@ -1,0 +1,116 @@
+"""The QEMU boot fixtures (harness/qemu/fixtures: not kernels) booted on a "remote" host:
+through a real sshd on loopback, files copied by SFTP, console and QMP over forwarded
+unix sockets; nothing left on the host afterwards, however the harness ends."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sshdutil import Sshd, missing
+
+from harness.errors import HarnessError
+from harness.qemu.console import BootState
+from harness.qemu.fixture import build_fixture
+from harness.qemu.profiles import check_qemu, get_profile
+from harness.remote.machine import RemoteMachine
+from harness.remote.ssh import SshConnection, SshOptions, parse_host
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
+
+
+def qemu_pids(needle: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if needle.encode() in cmd and b"qemu-system" in cmd and state != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+def connect(sshd: Sshd) -> SshConnection:
+    return SshConnection(parse_host(sshd.target), SshOptions(known_hosts=sshd.known_hosts,
+                                                             identity=sshd.user_key, agent=False)).connect()
+
+
+def fixture_for(name: str, tmp_path: Path) -> Path:
+    try:
+        check_qemu(get_profile(name))
+        return build_fixture(name, tmp_path / "fixture")
+    except HarnessError as e:
+        missing(str(e))
+        raise
+
+
+@pytest.mark.parametrize("name", ["amd64", "arm64", "arm64-uboot"])
+def test_a_fixture_boots_on_the_host_and_leaves_nothing(sshd: Sshd, name: str, tmp_path: Path) -> None:
+    image = fixture_for(name, tmp_path)
+    with connect(sshd) as conn:
+        m = RemoteMachine(conn, get_profile(name), image, workdir=tmp_path / "vm", snapshots=True, net=False,
+                          append=f"console=0 nh=fixture-{name}")
+        try:
+            m.start()
+            assert m.remote_dir is not None and Path(m.remote_dir).is_dir()
+            rdir = m.remote_dir
+            assert qemu_pids(rdir), "QEMU runs on the host, in the run directory"
+            result = m.boot()
+            assert result.reached(BootState.RC) and result.bootargs_default == "local!/dev/sdC0/fs"
+            log = (tmp_path / "vm" / "console.log").read_text()
+            assert f"nh=fixture-{name}" in log.split("conf: ", 1)[1]  # the boot configuration got there
+            r = m.run("echo one^two $status; plain words")
+            assert (r.output, r.status) == ("onetwo \nplain words\n", "")
+            assert m.status().running
+            m.snapshot("booted")  # savevm into the copied vmstate disk on the host
+            m.run("after snapshot")
+            m.restore("booted")
+            assert m.run("echo back").output == "back\n"
+            cmdline = (tmp_path / "vm" / "qemu.cmdline").read_text()
+            assert cmdline.startswith(f"# host: {sshd.target}") and str(image) not in cmdline
+        finally:
+            m.close()
+        assert qemu_pids(rdir) == [] and not Path(rdir).exists()
+
+
+CLIENT = """
+import sys, time
+from pathlib import Path
+from harness.qemu.profiles import get_profile
+from harness.remote.machine import RemoteMachine
+from harness.remote.ssh import SshConnection, SshOptions, parse_host
+target, known, key, image, workdir = sys.argv[1:]
+conn = SshConnection(parse_host(target), SshOptions(known_hosts=Path(known), identity=Path(key), agent=False)).connect()
+m = RemoteMachine(conn, get_profile("amd64"), Path(image), workdir=Path(workdir), net=False)
+m.start()
+m.boot()
+print(m.remote_dir, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_a_killed_run_leaves_no_qemu_or_directory_on_the_host(sshd: Sshd, sig: int, tmp_path: Path) -> None:
+    image = fixture_for("amd64", tmp_path)
+    client = subprocess.Popen([sys.executable, "-c", CLIENT, sshd.target, str(sshd.known_hosts), str(sshd.user_key),
+                               str(image), str(tmp_path / "vm")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout is not None
+        rdir = client.stdout.readline().strip()
+        assert rdir and qemu_pids(rdir)
+        client.send_signal(sig)
+        client.wait(30)
+        end = time.monotonic() + 20
+        while (qemu_pids(rdir) or Path(rdir).exists()) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert qemu_pids(rdir) == [] and not Path(rdir).exists()
+    finally:
+        client.kill()
+        client.wait()
