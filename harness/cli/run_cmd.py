@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from harness.run.results import ResultsDir
 from harness.run.shard import ShardPlan, parse_shard, plan_shard, run_id_from_env
 from harness.run.verdict import Status, Verdict, exit_code_for
 from harness.scenario.compiler import Scenario, compile_scenario, find_scenarios
+
+if TYPE_CHECKING:
+    from harness.remote.ssh import SshConnection
 
 POINTER = """\
 No kernel given, so this ran the corpus on the golden model only.
@@ -54,16 +58,29 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--durations", type=click.Path(exists=True),
               help="With --shard: a previous summary.json; balance shards by its scenario times.")
 @click.option("--run-id", help="Id shared by all shards of one run (default: NH_RUN_ID or the CI's run id).")
+@click.option("--host", "hosts", multiple=True, metavar="USER@HOST[:PORT]",
+              help="Run QEMU on this SSH host (repeat for several; needs --agent). Host keys must be in "
+                   "known_hosts; keys or ssh-agent only (docs/SCALE.md).")
+@click.option("--ssh-identity", type=click.Path(exists=True, dir_okay=False),
+              help="With --host: the private key (default: ssh-agent and ~/.ssh/id_*).")
+@click.option("--known-hosts", type=click.Path(dir_okay=False),
+              help="With --host: the known_hosts file (default: ~/.ssh/known_hosts).")
 def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kernel: str | None, agent: str | None,
         profile: str | None, qemu_profile: str | None, jobs: int, results_base: str, timeout: float,
         boot_scale: float, simulate: bool, fault: str | None, ktrace: bool = False,
         image_name: str | None = None, shard_text: str | None = None, durations: str | None = None,
-        run_id: str | None = None) -> int:
+        run_id: str | None = None, hosts: tuple[str, ...] = (), ssh_identity: str | None = None,
+        known_hosts: str | None = None) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 
     One verdict per scenario: pass, diverged, guest-crash or infra-error.
     Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
     """
+    if hosts:
+        from harness.remote.ssh import parse_host
+
+        for h in hosts:
+            parse_host(h)  # a bad --host is exit 2 before anything else
     if image_name:
         if kernel or simulate:
             raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
@@ -113,7 +130,12 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         assert kernel is not None
         check_kernel(arch, Path(kernel), qemu_profile)
         qemu_binary = get_qemu_profile(qemu_profile or arch).binary
-        check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
+        if hosts:
+            conns = _open_hosts(hosts, agent, ssh_identity, known_hosts, qemu_profile or arch)
+        else:
+            check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
+    elif hosts:
+        raise UsageError("--host runs QEMU on SSH hosts: give --kernel (or --image), not --simulate")
     results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}"
                                 + (f"-shard{plan.shard.index}of{plan.shard.count}" if plan else ""))
     results.run_id = run_id or run_id_from_env() or (f"plan-{plan.plan}" if plan else "")
@@ -132,6 +154,11 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
             agent = str(resolve_agent(arch, Path(kernel), qemu_profile, results.path("agent-build", ".keep").parent,
                                       boot_scale, say=click.echo))
         qemu_factory = qemu_session_factory(arch, Path(kernel), Path(agent), qemu_profile, boot_scale, ktrace=ktrace)
+        if hosts:
+            from harness.remote.session import remote_session_factory
+
+            qemu_factory = remote_session_factory(conns, arch, Path(kernel), Path(agent), qemu_profile, boot_scale,
+                                                  ktrace)
     results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "agent": agent, "simulated": simulate,
                     "scenarios": len(compiled), "ktrace": ktrace}
     agent_image = Path(agent).read_bytes() if agent else None
@@ -162,8 +189,28 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         results.write_summary(finished=False)
         click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
         return 130
+    finally:
+        if hosts:
+            from harness.remote.session import close_hosts
+
+            close_hosts(conns)
     _print_summary(verdicts, results.root)
     return exit_code_for(verdicts)
+
+
+def _open_hosts(hosts: tuple[str, ...], agent: str | None, identity: str | None,
+                known_hosts: str | None, qemu_profile: str) -> list[SshConnection]:
+    from harness.qemu.profiles import get_profile as get_qemu_profile
+    from harness.remote.session import open_hosts
+    from harness.remote.ssh import SshOptions
+
+    if not agent:
+        raise UsageError("--host needs --agent: the agent is built in a local guest, not on the hosts")
+    opts = SshOptions(known_hosts=Path(known_hosts) if known_hosts else None,
+                      identity=Path(identity) if identity else None)
+    conns = open_hosts(hosts, opts, get_qemu_profile(qemu_profile))
+    click.echo(f"run: QEMU on {', '.join(str(c.spec) for c in conns)}")
+    return conns
 
 
 def _shard_plan(shard_text: str | None, durations: str | None, compiled: list[Scenario], arch: str,

@@ -31,10 +31,18 @@ from typing import Any
 from harness.errors import InfraError, QemuMissing
 from harness.qemu.console import Console
 from harness.qemu.machine import _MAX_SOCK_DIR, Machine, QemuExited
-from harness.qemu.profiles import build_command, find_firmware, make_vmstate_disk
+from harness.qemu.profiles import QemuProfile, build_command, find_firmware, make_vmstate_disk
 from harness.qemu.qmp import Qmp
 from harness.remote.process import RemoteProcess
 from harness.remote.ssh import SshConnection, SshError, UnixForward, private_tempdir
+
+
+def check_remote_qemu(conn: SshConnection, profile: QemuProfile) -> None:
+    """QemuMissing (exit 3) naming the host unless the profile's QEMU is installed there."""
+    res = conn.run(["sh", "-c", 'command -v "$1"', "nh-check", profile.binary], check=False)
+    if res.returncode != 0:
+        raise QemuMissing(f"{profile.binary} not found on {conn.spec}: apt-get install {profile.apt_package} there")
+
 
 _LIVE: set[RemoteMachine] = set()
 _LIVE_LOCK = threading.Lock()
@@ -68,14 +76,8 @@ class RemoteMachine(Machine):
             self.close(graceful=False)
             raise
 
-    def _check_remote_qemu(self) -> None:
-        res = self.conn.run(["sh", "-c", 'command -v "$1"', "nh-check", self.profile.binary], check=False)
-        if res.returncode != 0:
-            raise QemuMissing(f"{self.profile.binary} not found on {self.conn.spec}: "
-                              f"apt-get install {self.profile.apt_package} there")
-
     def _start(self) -> None:
-        self._check_remote_qemu()
+        check_remote_qemu(self.conn, self.profile)
         rdir = self.remote_dir = self.conn.make_tempdir()
         vmstate = None
         if self.snapshots and not any(d.format == "qcow2" and not d.readonly for d in self.disks):

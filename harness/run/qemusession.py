@@ -79,9 +79,7 @@ class QemuSession:
 
     def boot(self) -> None:
         assert self.disk is not None
-        self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir,
-                               disks=[Disk(self.disk_image, self.disk_format)], snapshots=True,
-                               timeouts=BootTimeouts(scale=self.boot_scale))
+        self.machine = self.new_machine([Disk(self.disk_image, self.disk_format)])
         try:
             self.machine.start()
             self.qemu_command = self.machine.command
@@ -98,6 +96,11 @@ class QemuSession:
             self.machine.snapshot("ready")
         except GuestPanic as e:
             raise InfraError(f"kernel panicked while booting (no scenario ran): {e}") from e
+
+    def new_machine(self, disks: list[Disk]) -> Machine:
+        """The machine boot() starts: a local QEMU here (harness.remote.session: on an SSH host)."""
+        return Machine(self.qprofile, self.kernel, workdir=self.workdir, disks=disks, snapshots=True,
+                       timeouts=BootTimeouts(scale=self.boot_scale))
 
     def run_program(self, scenario: str, timeout: float) -> GuestRun:
         assert self.machine is not None and self.machine.console is not None and self.disk is not None

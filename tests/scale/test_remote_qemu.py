@@ -5,6 +5,7 @@ unix sockets; nothing left on the host afterwards, however the harness ends."""
 from __future__ import annotations
 
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -114,3 +115,59 @@ def test_a_killed_run_leaves_no_qemu_or_directory_on_the_host(sshd: Sshd, sig: i
     finally:
         client.kill()
         client.wait()
+
+
+def amd64_aout(path: Path) -> Path:
+    """A well-formed amd64 (S) a.out: the model loads the agent image it is given (a.out(6))."""
+    magic = 0x8000 | (4 * 26 * 26 + 7)
+    text = 0x100
+    path.write_bytes(struct.pack(">8I", magic, text, 0, 0, 0, 0x200028, 0, 0) + struct.pack(">Q", 0x200028)
+                     + b"\0" * text)
+    return path
+
+
+def test_harness_run_on_a_host_boots_there_and_cleans_up(sshd: Sshd, tmp_path: Path) -> None:
+    """`harness run --host` end to end on the amd64 fixture: boot, set-up commands, snapshot, the
+    agent command (the fixture is no kernel: it echoes it, so the agent "wrote no records",
+    an infrastructure verdict and exit 3, never a divergence), then nothing left on the host."""
+    from harness.cli import main
+
+    image = fixture_for("amd64", tmp_path)
+    agent = amd64_aout(tmp_path / "agent.6")  # never runs: the fixture only echoes the command
+    corpus = Path(__file__).resolve().parents[2] / "testcases"
+    rc = main(["run", "--host", sshd.target, "--known-hosts", str(sshd.known_hosts), "--ssh-identity",
+               str(sshd.user_key), "--arch", "amd64", "--kernel", str(image), "--agent", str(agent),
+               "--results", str(tmp_path / "r"), "--timeout", "30",
+               str(corpus / "exits" / "short.yaml"), str(corpus / "rfork" / "cow.yaml")])
+    assert rc == 3
+    [run] = list((tmp_path / "r").iterdir())
+    import json
+
+    summary = json.loads((run / "summary.json").read_text())
+    assert [v["status"] for v in summary["verdicts"]] == ["infra-error", "infra-error"]
+    assert all("wrote no records" in v["summary"] for v in summary["verdicts"])
+    log = (run / "console.log").read_text()
+    assert "boot fixture, not a kernel" in log and "bind -c /n/nh/tmp /tmp" in log
+    cmdline = (run / "vm0" / "qemu.cmdline").read_text()
+    assert cmdline.startswith(f"# host: {sshd.target}")
+    rdir = cmdline.split(" in ", 1)[1].split("\n", 1)[0]
+    assert qemu_pids(rdir) == [] and not Path(rdir).exists()
+
+
+def test_harness_run_refuses_an_unknown_host_before_booting(sshd: Sshd, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    image = fixture_for("amd64", tmp_path)
+    agent = amd64_aout(tmp_path / "agent.6")
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    one = str(Path(__file__).resolve().parents[2] / "testcases" / "exits" / "short.yaml")
+    base = ["run", one, "--arch", "amd64", "--kernel", str(image), "--agent", str(agent),
+            "--results", str(tmp_path / "r")]
+    assert main([*base, "--host", sshd.target, "--known-hosts", str(empty), "--ssh-identity",
+                 str(sshd.user_key)]) == 3
+    assert "host key not in" in capsys.readouterr().err
+    assert main([*base, "--host", "root@bad host"]) == 2
+    assert "expected user@host[:port]" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing ran
