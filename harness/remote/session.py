@@ -22,10 +22,10 @@ from harness.qemu.console import BootTimeouts
 from harness.qemu.machine import Machine
 from harness.qemu.profiles import Disk, QemuProfile
 from harness.remote.machine import RemoteMachine, check_remote_qemu
-from harness.remote.ssh import SshConnection, SshOptions, parse_host
+from harness.remote.ssh import SshConnection, SshError, SshOptions, parse_host
 from harness.run.qemusession import QemuSession, check_kernel
 from harness.run.results import ResultsDir
-from harness.run.session import GuestSession
+from harness.run.session import GuestRun, GuestSession
 
 
 class RemoteQemuSession(QemuSession):
@@ -38,6 +38,13 @@ class RemoteQemuSession(QemuSession):
     def new_machine(self, disks: list[Disk]) -> Machine:
         return RemoteMachine(self.conn, self.qprofile, self.kernel, workdir=self.workdir, disks=disks,
                              snapshots=True, timeouts=BootTimeouts(scale=self.boot_scale))
+
+    def run_program(self, scenario: str, timeout: float) -> GuestRun:
+        run = super().run_program(scenario, timeout)
+        if run.crash is not None and not self.conn.alive():
+            # the machine "died" because the host went away: infrastructure, never a kernel verdict
+            raise SshError(f"{self.conn.spec}: connection lost while {scenario} ran ({run.crash})")
+        return run
 
 
 def open_hosts(hosts: Sequence[str], options: SshOptions, qprofile: QemuProfile) -> list[SshConnection]:

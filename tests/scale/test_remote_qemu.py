@@ -171,3 +171,55 @@ def test_harness_run_refuses_an_unknown_host_before_booting(sshd: Sshd, tmp_path
     assert main([*base, "--host", "root@bad host"]) == 2
     assert "expected user@host[:port]" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing ran
+
+
+def test_a_host_that_drops_mid_run_fails_only_what_ran_there(sshd: Sshd, tmp_path: Path) -> None:
+    """Two connections (two "hosts"), one dropped after the first verdict: what was running on
+    it is an infrastructure error naming the lost connection, never a guest crash, and the
+    remaining scenarios move to the other host's worker."""
+    from harness.remote.session import remote_session_factory
+    from harness.run.pipeline import RunConfig, run_scenarios
+    from harness.run.results import ResultsDir
+    from harness.run.verdict import Status, Verdict
+    from harness.scenario.compiler import compile_scenario, find_scenarios
+
+    image = fixture_for("amd64", tmp_path)
+    agent = amd64_aout(tmp_path / "agent.6")
+    conns = [connect(sshd), connect(sshd)]
+    scenarios = [compile_scenario(f, "amd64") for f in find_scenarios([str(Path(__file__).resolve().parents[2]
+                                                                          / "testcases" / "rfork")])]
+    rd = ResultsDir.create(tmp_path / "r", "drop")
+    cfg = RunConfig("amd64", "9front-2022.05", agent_image=agent.read_bytes(), scenario_timeout=30, jobs=2,
+                    scratch_server="dossrv")
+    dropped: list[str] = []
+    recorded: list[str] = []
+
+    def progress(v: Verdict) -> None:
+        recorded.append(v.scenario)
+        vm0 = rd.root / "vm0" / "console.log"
+        # once host 0 has run a scenario, and with work left for it: the network to host 0 goes away
+        if not dropped and vm0.exists() and "^-begin; /tmp/nh/nhagent" in vm0.read_text() \
+                and len(recorded) <= len(scenarios) - 3:
+            dropped.append(v.scenario)
+            conns[0].transport.close()
+
+    try:
+        verdicts = run_scenarios(scenarios, cfg, remote_session_factory(conns, "amd64", image, agent), rd,
+                                 progress=progress)
+    finally:
+        for c in conns:
+            c.close()
+    assert sorted(v.scenario for v in verdicts) == sorted(s.name for s in scenarios)
+    assert all(v.status is Status.INFRA_ERROR for v in verdicts)  # the fixture is no kernel
+    assert dropped, "host 0 never ran a scenario early enough to be dropped"
+    lost = [v for v in verdicts if "connection lost" in v.summary]
+    assert len(lost) == 1 and "machine died" in lost[0].summary, "; ".join(f"{v.scenario}: {v.summary[:150]}" for v in verdicts)
+    ran = {vm: (rd.root / vm / "console.log").read_text().count("^-begin; /tmp/nh/nhagent") for vm in ("vm0", "vm1")}
+    # host 0 ran one scenario or two (the lost one, if its command got out); host 1 all the rest
+    assert ran["vm0"] <= 2 and ran["vm1"] >= len(scenarios) - 2 and ran["vm0"] + ran["vm1"] >= len(scenarios) - 1
+    for vm in ("vm0", "vm1"):
+        rdir = (rd.root / vm / "qemu.cmdline").read_text().split(" in ", 1)[1].split("\n", 1)[0]
+        end = time.monotonic() + 20
+        while (qemu_pids(rdir) or Path(rdir).exists()) and time.monotonic() < end:
+            time.sleep(0.1)
+        assert qemu_pids(rdir) == [] and not Path(rdir).exists()
