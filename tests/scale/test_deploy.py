@@ -89,8 +89,8 @@ def test_indexed_job_retries_infrastructure_only() -> None:
     assert pvc and pvc[0]["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
-def dockerfile_final_stage() -> dict[str, Any]:
-    """The instructions of the last stage (a minimal parse: continuations joined)."""
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages as (INSTRUCTION, rest) lists (a minimal parse: continuations joined)."""
     text = re.sub(r"\\\n", " ", (DEPLOY / "Dockerfile").read_text())
     stages: list[list[tuple[str, str]]] = []
     for line in text.splitlines():
@@ -101,7 +101,11 @@ def dockerfile_final_stage() -> dict[str, Any]:
         if word.upper() == "FROM":
             stages.append([])
         stages[-1].append((word.upper(), rest.strip()))
-    final = stages[-1]
+    return stages
+
+
+def dockerfile_final_stage() -> dict[str, Any]:
+    final = dockerfile_stages()[-1]
     return {"all": final, **{w: r for w, r in final}}
 
 
@@ -162,9 +166,11 @@ def test_the_pods_entry_command_runs_every_shard_and_the_merge_job_joins_them(tm
     for index in range(count):
         env = {**env_of(c), "NH_RUN_ID": j["metadata"]["name"], "JOB_COMPLETION_INDEX": str(index)}
         argv = pod_command(j, env, mounts)
-        # SIMULATED guest instead of a 9front kernel (none may exist here): the one change
+        # SIMULATED guest instead of a 9front kernel and its agent (none may exist here): the one change
         k = argv.index("--kernel")
         argv[k:k + 2] = ["--simulate"]
+        a = argv.index("--agent")
+        del argv[a:a + 2]
         proc = subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert f"shard {index}/{count}" in proc.stdout
@@ -177,3 +183,30 @@ def test_the_pods_entry_command_runs_every_shard_and_the_merge_job_joins_them(tm
     assert sorted(v["scenario"] for v in summary["verdicts"]) == expected
     assert [s["index"] for s in summary["shards"]] == list(range(count))
     assert summary["run_id"] == j["metadata"]["name"] and summary["meta"]["simulated"] is True
+
+
+@pytest.mark.slow
+def test_the_wheel_the_dockerfile_builds_has_the_harness_and_its_ssh_extra(tmp_path: Path) -> None:
+    """The Dockerfile's first stage: a wheel from exactly what it COPYs (pyproject, README, harness/)."""
+    import shutil
+    import zipfile
+
+    copies = [r.split() for w, r in dockerfile_stages()[0] if w == "COPY"]
+    src = tmp_path / "src"
+    src.mkdir()
+    for words in copies:
+        for name in words[:-1]:
+            (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, src / name)
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           "-w", str(tmp_path / "out"), str(src)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [whl] = list((tmp_path / "out").glob("nine_harness-*.whl"))
+    with zipfile.ZipFile(whl) as z:
+        names = set(z.namelist())
+        meta = z.read(next(n for n in names if n.endswith("/METADATA"))).decode()
+        entry = z.read(next(n for n in names if n.endswith("/entry_points.txt"))).decode()
+    assert {"harness/cli/__init__.py", "harness/guest/agent/agent.c", "harness/remote/ssh.py",
+            "harness/qemu/fixtures/amd64.S"} <= names
+    assert "harness = harness.cli:main" in entry
+    assert "Provides-Extra: ssh" in meta and re.search(r"Requires-Dist: paramiko.*extra == .ssh.", meta)
+
