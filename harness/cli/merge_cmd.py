@@ -14,7 +14,8 @@ from harness.report.merge import merge as merge_shards
 def merge(dirs: tuple[str, ...], out: str) -> int:
     """Merge the results directories of one run's shards (DIRS, or directories holding them).
 
-    Refuses shards of different runs, a shard given twice and a missing shard (exit 2).
+    Refuses shards of different runs and a missing shard (exit 2); a shard that ran
+    twice (a retry) counts once, its latest finished attempt.
     Exit code: the run's, as if it had run unsharded (0, 1 divergence, 3 infrastructure
     or an interrupted shard).
     """

@@ -77,6 +77,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     Exit 0 all pass, 1 divergence or kernel crash, 3 infrastructure failure, 2 bad input.
     """
     if hosts:
+        from harness.remote import require_ssh
+
+        require_ssh()
         from harness.remote.ssh import parse_host
 
         for h in hosts:
