@@ -145,3 +145,15 @@ def test_an_interrupted_shard_makes_the_merged_run_incomplete(three: list[Path],
     (copies[2] / "summary.json").write_text(json.dumps(s))
     assert main(["merge", *map(str, copies), "--out", str(tmp_path / "m")]) == 3
     assert json.loads((tmp_path / "m" / "summary.json").read_text())["finished"] is False
+
+
+def test_same_run_id_but_a_different_split_is_refused(three: list[Path], tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # what a shard that booted another kernel (or selected other scenarios) looks like
+    other = tmp_path / "other"
+    shutil.copytree(three[1], other, symlinks=True)
+    s = json.loads((other / "summary.json").read_text())
+    s["shard"]["plan"] = "0123456789abcdef"
+    (other / "summary.json").write_text(json.dumps(s))
+    assert main(["merge", str(three[0]), str(other), str(three[2]), "--out", str(tmp_path / "m")]) == 2
+    assert "split different runs (shard plan" in capsys.readouterr().err
