@@ -210,3 +210,20 @@ def test_the_wheel_the_dockerfile_builds_has_the_harness_and_its_ssh_extra(tmp_p
     assert "harness = harness.cli:main" in entry
     assert "Provides-Extra: ssh" in meta and re.search(r"Requires-Dist: paramiko.*extra == .ssh.", meta)
 
+
+
+@pytest.mark.parametrize("name", ["job.yaml", "merge-job.yaml"])
+def test_every_variable_the_args_use_is_defined(name: str) -> None:
+    """Kubernetes leaves an undefined $(VAR) in args as it is: every one must be in env
+    (JOB_COMPLETION_INDEX is set by the Indexed Job itself)."""
+    c = container(job(name))
+    defined = {e["name"] for e in c.get("env", [])} | ({"JOB_COMPLETION_INDEX"} if name == "job.yaml" else set())
+    used = {m for a in c["args"] for m in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", a)}
+    assert used and used <= defined
+
+
+def test_run_script_is_valid_sh() -> None:
+    script = DEPLOY / "k8s" / "run.sh"
+    assert subprocess.run(["sh", "-n", str(script)], capture_output=True).returncode == 0
+    text = script.read_text()
+    assert text.index("job.yaml") < text.index("merge-job.yaml")  # shards first, then the merge
