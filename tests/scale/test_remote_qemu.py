@@ -52,7 +52,7 @@ def fixture_for(name: str, tmp_path: Path) -> Path:
         raise
 
 
-@pytest.mark.parametrize("name", ["amd64", "arm64", "arm64-uboot"])
+@pytest.mark.parametrize("name", ["amd64", "arm64", "arm64-uboot", "mips"])
 def test_a_fixture_boots_on_the_host_and_leaves_nothing(sshd: Sshd, name: str, tmp_path: Path) -> None:
     image = fixture_for(name, tmp_path)
     with connect(sshd) as conn:
