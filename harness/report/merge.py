@@ -14,7 +14,7 @@ in ``--out``:
     junit.xml      the shards' junit.xml merged with junitparser (a shard without
                    one contributes a suite built from its summary)
     report.html    one page: counts, then every verdict, linking its diff
-    shard-I/       a copy of shard I's results directory
+    shard-I/       a copy of shard I's results directory (less the VMs' disk images)
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
 from harness.errors import InputError, UsageError
 
 _COUNTED = ("pass", "diverged", "guest-crash", "infra-error")
+# the VMs' disk images are inputs rebuilt every run, not results: not copied
+_DISKS = shutil.ignore_patterns("*.img", "*.qcow2")
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def merge(dirs: Sequence[str | Path], out: str | Path) -> MergeResult:
     junit = JUnitXml(name=f"nine-harness {shards[0].run_id}")
     for s in shards:
         rel = f"shard-{s.index}"
-        shutil.copytree(s.path, out / rel, symlinks=True)
+        shutil.copytree(s.path, out / rel, symlinks=True, ignore=_DISKS)
         for v in s.summary["verdicts"]:
             verdicts.append({**v, "shard": s.index,
                              "files": {k: f"{rel}/{p}" for k, p in v.get("files", {}).items()}})

@@ -46,7 +46,10 @@ def test_shards_of_a_run_cover_it_once(three: list[Path]) -> None:
 
 def test_merge_makes_one_summary_junit_and_report(three: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "merged"
+    (three[0] / "vm0").mkdir(exist_ok=True)
+    (three[0] / "vm0" / "deliver.qcow2").write_bytes(b"QFI\xfb")  # a VM disk: an input, not a result
     assert main(["merge", *map(str, three), "--out", str(out)]) == 0
+    assert (out / "shard-0" / "vm0").is_dir() and not (out / "shard-0" / "vm0" / "deliver.qcow2").exists()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run_id"] == "night-1" and summary["finished"] is True
     assert summary["counts"] == {"pass": len(FILES)} and summary["exit_code"] == 0
