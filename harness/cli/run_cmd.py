@@ -84,6 +84,10 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
 
         for h in hosts:
             parse_host(h)  # a bad --host is exit 2 before anything else
+        if simulate:
+            raise UsageError("--host runs QEMU on SSH hosts: give --kernel (or --image), not --simulate")
+        if not agent:
+            raise UsageError("--host needs --agent: the agent is built in a local guest, not on the hosts")
     if image_name:
         if kernel or simulate:
             raise UsageError("--image names the kernel: give it instead of --kernel, and not with --simulate")
@@ -103,8 +107,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if ktrace and (simulate or not kernel):
         raise UsageError("--ktrace needs a real kernel (--kernel): the kernel's syscall trace comes from the guest")
     if not kernel and not simulate:
-        if shard_text:
-            raise UsageError("--shard splits a guest run: give --kernel, --image or --simulate")
+        if shard_text or hosts:
+            raise UsageError(f"{'--shard' if shard_text else '--host'} is for a guest run: give --kernel or --image"
+                             f"{' or --simulate' if shard_text else ''}")
         from harness.cli.model_cmd import model
 
         ctx = click.get_current_context()
@@ -134,11 +139,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         check_kernel(arch, Path(kernel), qemu_profile)
         qemu_binary = get_qemu_profile(qemu_profile or arch).binary
         if hosts:
-            conns = _open_hosts(hosts, agent, ssh_identity, known_hosts, qemu_profile or arch)
+            conns = _open_hosts(hosts, ssh_identity, known_hosts, qemu_profile or arch)
         else:
             check_qemu(get_qemu_profile(qemu_profile or arch))  # one clear line and exit 3 before any boot
-    elif hosts:
-        raise UsageError("--host runs QEMU on SSH hosts: give --kernel (or --image), not --simulate")
     results = ResultsDir.create(results_base, f"{arch}{'-sim' if simulate else ''}"
                                 + (f"-shard{plan.shard.index}of{plan.shard.count}" if plan else ""))
     results.run_id = run_id or run_id_from_env() or (f"plan-{plan.plan}" if plan else "")
@@ -201,14 +204,12 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     return exit_code_for(verdicts)
 
 
-def _open_hosts(hosts: tuple[str, ...], agent: str | None, identity: str | None,
+def _open_hosts(hosts: tuple[str, ...], identity: str | None,
                 known_hosts: str | None, qemu_profile: str) -> list[SshConnection]:
     from harness.qemu.profiles import get_profile as get_qemu_profile
     from harness.remote.session import open_hosts
     from harness.remote.ssh import SshOptions
 
-    if not agent:
-        raise UsageError("--host needs --agent: the agent is built in a local guest, not on the hosts")
     opts = SshOptions(known_hosts=Path(known_hosts) if known_hosts else None,
                       identity=Path(identity) if identity else None)
     conns = open_hosts(hosts, opts, get_qemu_profile(qemu_profile))
