@@ -160,3 +160,19 @@ def test_same_run_id_but_a_different_split_is_refused(three: list[Path], tmp_pat
     (other / "summary.json").write_text(json.dumps(s))
     assert main(["merge", str(three[0]), str(other), str(three[2]), "--out", str(tmp_path / "m")]) == 2
     assert "split different runs (shard plan" in capsys.readouterr().err
+
+
+def test_run_balances_by_a_previous_summary(three: list[Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.run.shard import load_durations
+
+    merged = tmp_path / "m"
+    assert main(["merge", *map(str, three), "--out", str(merged)]) == 0
+    capsys.readouterr()
+    assert main(["run", *FILES, "--simulate", "--arch", "amd64", "--shard", "1/2", "--durations",
+                 str(merged / "summary.json"), "--results", str(tmp_path / "r")]) == 0
+    assert "balanced by durations" in capsys.readouterr().out
+    [d] = list((tmp_path / "r").iterdir())
+    ran = sorted(v["scenario"] for v in json.loads((d / "summary.json").read_text())["verdicts"])
+    names = [Path(f).stem for f in FILES]
+    assert ran == select(names, Shard(1, 2), load_durations(merged))
