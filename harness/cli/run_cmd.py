@@ -149,6 +149,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if not compiled:  # more shards than scenarios: an empty shard still leaves its summary
         results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "simulated": simulate, "scenarios": 0}
         results.write_summary(finished=True)
+        from harness.report.merge import write_junit
+
+        write_junit(results.root / "junit.xml", results.root.name, [])
         click.echo(f"run: shard {plan.shard if plan else ''} has no scenarios; results in {results.root}/")
         return 0
     if not simulate:
@@ -200,6 +203,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
             from harness.remote.session import close_hosts
 
             close_hosts(conns)
+    from harness.report.merge import write_junit
+
+    write_junit(results.root / "junit.xml", results.root.name, [v.to_json() for v in verdicts])
     _print_summary(verdicts, results.root)
     return exit_code_for(verdicts)
 

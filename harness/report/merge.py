@@ -11,8 +11,9 @@ in ``--out``:
 
     summary.json   one summary: every verdict, counts, exit code, and per shard
                    where it came from; verdict file paths point into shard-I/
-    junit.xml      the shards' junit.xml merged with junitparser (a shard without
-                   one contributes a suite built from its summary)
+    junit.xml      the shards' junit.xml (`harness run` writes one) merged with
+                   junitparser; a shard without one (interrupted) contributes a suite
+                   built from its summary
     report.html    one page: counts, then every verdict, linking its diff
     shard-I/       a copy of shard I's results directory (less the VMs' disk images)
 """
@@ -165,7 +166,8 @@ def merge(dirs: Sequence[str | Path], out: str | Path) -> MergeResult:
             verdicts.append({**v, "shard": s.index,
                              "files": {k: f"{rel}/{p}" for k, p in v.get("files", {}).items()}})
         own = s.path / "junit.xml"
-        junit += JUnitXml.fromfile(str(own)) if own.is_file() else _suite_of(s)
+        junit += JUnitXml.fromfile(str(own)) if own.is_file() else junit_suite(f"shard-{s.index}",
+                                                                                s.summary["verdicts"])
     verdicts.sort(key=lambda v: (str(v.get("arch", "")), str(v["scenario"])))
     junit.update_statistics()
     junit.write(str(out / "junit.xml"), pretty=True)
@@ -208,11 +210,11 @@ def _summary(shards: list[ShardResult], verdicts: list[dict[str, Any]]) -> dict[
     }
 
 
-def _suite_of(s: ShardResult) -> TestSuite:
-    """A JUnit suite for a shard that wrote no junit.xml: divergences and kernel crashes
+def junit_suite(name: str, verdicts: Sequence[dict[str, Any]]) -> TestSuite:
+    """One JUnit suite of verdicts (as summary.json has them): divergences and kernel crashes
     are failures, infrastructure errors are errors (never failures)."""
-    suite = TestSuite(f"shard-{s.index}")
-    for v in s.summary["verdicts"]:
+    suite = TestSuite(name)
+    for v in verdicts:
         case = TestCase(v["scenario"], classname=f"{v.get('arch', '')}.{v.get('profile', '')}",
                         time=float(v.get("seconds", 0)))
         if v["status"] in ("diverged", "guest-crash"):
@@ -221,6 +223,14 @@ def _suite_of(s: ShardResult) -> TestSuite:
             case.result = [Error(v.get("summary", ""), v["status"])]
         suite.add_testcase(case)
     return suite
+
+
+def write_junit(path: Path, name: str, verdicts: Sequence[dict[str, Any]]) -> None:
+    """junit.xml of one run (`harness run` writes it beside summary.json)."""
+    xml = JUnitXml(name=name)
+    xml.add_testsuite(junit_suite(name, verdicts))
+    xml.update_statistics()
+    xml.write(str(path), pretty=True)
 
 
 def render_html(summary: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ Layout (one directory per run)::
                             trace (raw) and parsed, with the cross-check (harness.trace.ktrace)
         summary.json        verdicts so far: rewritten after every scenario; with run_id and
                             shard ({index, count, plan, scenarios} or null) for `harness merge`
+        junit.xml           the verdicts as JUnit, written when the run ends (harness.report.merge)
 """
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ def test_shards_of_a_run_cover_it_once(three: list[Path]) -> None:
     names = sorted(Path(f).stem for f in FILES)
     assert sorted(x for r in ran for x in r) == names
     assert [sorted(r) for r in ran] == [select(names, Shard(i, 3)) for i in range(3)]
+    for d, names in zip(three, ran, strict=True):  # each run also wrote its JUnit file
+        assert sorted(c.name for suite in JUnitXml.fromfile(str(d / "junit.xml")) for c in suite) == sorted(names)
     shard = json.loads((three[1] / "summary.json").read_text())["shard"]
     assert shard["index"] == 1 and shard["count"] == 3 and shard["scenarios"] == sorted(ran[1])
 
