@@ -196,6 +196,9 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         verdicts = run_scenarios(compiled, cfg, run_factory, results, progress=_print_verdict)
     except KeyboardInterrupt:
         results.write_summary(finished=False)
+        from harness.report.merge import write_junit
+
+        write_junit(results.root / "junit.xml", results.root.name, [v.to_json() for v in results.verdicts])
         click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
         return 130
     finally:
