@@ -10,6 +10,7 @@ import click
 
 from harness.errors import ExitCode, UsageError
 from harness.model.profiles import get_profile
+from harness.report.merge import write_junit
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import RunConfig, run_scenarios
 from harness.run.results import ResultsDir
@@ -149,8 +150,6 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
     if not compiled:  # more shards than scenarios: an empty shard still leaves its summary
         results.meta = {"arch": arch, "profile": prof, "kernel": kernel, "simulated": simulate, "scenarios": 0}
         results.write_summary(finished=True)
-        from harness.report.merge import write_junit
-
         write_junit(results.root / "junit.xml", results.root.name, [])
         click.echo(f"run: shard {plan.shard if plan else ''} has no scenarios; results in {results.root}/")
         return 0
@@ -196,8 +195,6 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
         verdicts = run_scenarios(compiled, cfg, run_factory, results, progress=_print_verdict)
     except KeyboardInterrupt:
         results.write_summary(finished=False)
-        from harness.report.merge import write_junit
-
         write_junit(results.root / "junit.xml", results.root.name, [v.to_json() for v in results.verdicts])
         click.echo(f"run: interrupted; what ran so far is in {results.root}/summary.json", err=True)
         return 130
@@ -206,8 +203,6 @@ def run(scenarios: tuple[str, ...], syscall: str | None, arch: str | None, kerne
             from harness.remote.session import close_hosts
 
             close_hosts(conns)
-    from harness.report.merge import write_junit
-
     write_junit(results.root / "junit.xml", results.root.name, [v.to_json() for v in verdicts])
     _print_summary(verdicts, results.root)
     return exit_code_for(verdicts)
