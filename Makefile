@@ -7,7 +7,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
-APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu openssh-server
+APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium chromium-driver openssh-server
 # Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel,
 # or IMAGE=NAME for a kernel named in images/*.toml (fetched and sha256-checked).
 ARCH    ?=
@@ -18,7 +18,7 @@ PROFILE ?=
 JOBS    ?= 1
 RESULTS ?= results
 
-.PHONY: run test setup sysdeps lint typecheck bench clean
+.PHONY: run test setup sysdeps lint typecheck bench clean gen
 
 setup: $(STAMP)
 
@@ -47,6 +47,12 @@ run: setup sysdeps
 lint: setup
 	$(BIN)/ruff check harness tests benchmarks conftest.py
 	$(BIN)/mypy
+	$(BIN)/python -m harness.ops --check
+
+# Regenerate what harness/ops (the catalogue of operations) describes: the
+# agent's ops.h, the host build's compat/calls.h and answers.h, docs/SCENARIOS.md's reference.
+gen: setup
+	$(BIN)/python -m harness.ops --write
 
 test: setup sysdeps lint
 	$(BIN)/pytest -q tests

@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.report.results import ResultsDir
+from harness.run.backends import factory_for
 from harness.run.modelrun import model_trace
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.results import ResultsDir
-from harness.run.simsession import SimulatedSession
 from harness.scenario import compile_scenario
 
 CORPUS = Path(__file__).resolve().parents[1] / "testcases"
@@ -34,7 +34,7 @@ def main() -> None:
             rd = ResultsDir.create(tmp, "bench")
             cfg = RunConfig("amd64", "9front-2022.05", jobs=jobs)
             t0 = time.perf_counter()
-            run_scenarios(scs, cfg, lambda n, r: SimulatedSession(n, r, "amd64", "9front-2022.05"), rd)
+            run_scenarios(scs, cfg, factory_for(cfg), rd)
             timings[jobs] = time.perf_counter() - t0
     n = len(scs)
     print(f"pipeline: {n} scenarios; model only {t_model / n * 1000:.1f} ms/scenario; "

@@ -52,10 +52,21 @@ class TraceError(HarnessError):
     """A trace file that is not a valid trace of our schema."""
 
 
+class BootCrash(HarnessError):
+    """The kernel under test panicked, reset the machine or went silent after its
+    banner while booting: the kernel's verdict (boot-crash), never infrastructure."""
+
+    exit_code = ExitCode.DIVERGED
+
+
 class InfraError(HarnessError):
     """The test infrastructure failed; this is never a kernel regression."""
 
     exit_code = ExitCode.INFRA
+
+
+class WriteError(InfraError):
+    """The harness cannot write its own output (disk full, file size limit, read-only)."""
 
 
 class QemuMissing(InfraError):
@@ -63,7 +74,8 @@ class QemuMissing(InfraError):
 
 
 class BootTimeout(InfraError):
-    pass
+    """The boot dialogue stopped.  After the kernel's banner that is the kernel's
+    own hang, a boot crash (harness.run.backends.console.classify_boot_failure)."""
 
 
 class ImageError(InfraError):

@@ -21,10 +21,12 @@ lands in the cache), and re-checks a cached copy before every use.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
 import shutil
+import tempfile
 import tomllib
 import urllib.error
 import urllib.request
@@ -34,9 +36,10 @@ from pathlib import Path
 
 from harness.errors import ImageError, InputError, UsageError
 from harness.guest.build import cache_root, file_sha256
+from harness.model.arch import QEMU_ARCHES
 
 REPO_IMAGES = Path(__file__).resolve().parent.parent / "images"
-ARCHES = ("amd64", "arm64", "mips")
+ARCHES = QEMU_ARCHES
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 CHUNK = 1 << 20
@@ -111,33 +114,58 @@ def cached_path(img: Image, root: Path | None = None) -> Path:
 
 
 def fetch(img: Image, root: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
-    """The kernel of IMG on disk, downloaded and checked if need be."""
+    """The kernel of IMG on disk, downloaded and checked if need be.
+
+    Everything is assembled in a private directory beside the cache and moved in
+    whole, so a failed or interrupted fetch leaves nothing in the cache."""
     dest = cached_path(img, root)
     if dest.is_file():
         verify_cached(img, dest)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.parent / (dest.name + ".part")
+    dest.parent.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=dest.parent.parent))
     try:
+        part = work / "download.part"
         _download(img, part, progress)
         got = file_sha256(part)
         if got != img.sha256:
             raise ImageError(f"{img.name}: {img.url} has sha256 {got}, the manifest says {img.sha256} "
                              f"({img.manifest}); nothing was kept")
         if img.url.endswith(".gz"):
-            unpacked = dest.parent / (dest.name + ".unpacked")
-            with gzip.open(part, "rb") as src, unpacked.open("wb") as out:
+            with gzip.open(part, "rb") as src, (work / img.name).open("wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
-            # the stamp first: a cached kernel always has one to be checked against
-            (dest.parent / UNPACKED_STAMP).write_text(file_sha256(unpacked) + "\n")
-            os.replace(unpacked, dest)
+            (work / UNPACKED_STAMP).write_text(file_sha256(work / img.name) + "\n")
         else:
-            os.replace(part, dest)
+            os.replace(part, work / img.name)
+        part.unlink(missing_ok=True)
+        _publish(work, dest)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise ImageError(f"{img.name}: cannot store {img.url}: {e}") from None
     finally:
-        part.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     return dest
+
+
+def _publish(work: Path, dest: Path) -> None:
+    """Move the checked files in: the directory at once when it is new, else the stamp then the kernel."""
+    with contextlib.suppress(OSError):
+        os.rename(work, dest.parent)  # also replaces an empty directory
+        return
+    dest.parent.mkdir(exist_ok=True)
+    for f in sorted(work.iterdir(), key=lambda p: p.name != UNPACKED_STAMP):
+        os.replace(f, dest.parent / f.name)
+
+
+def cache_state(img: Image, root: Path | None = None) -> str:
+    """"cached" only for a copy whose bytes still match; "corrupt" for one that changed."""
+    path = cached_path(img, root)
+    if not path.is_file():
+        return "not fetched"
+    try:
+        verify_cached(img, path)
+    except ImageError:
+        return "corrupt"
+    return "cached"
 
 
 def verify_cached(img: Image, path: Path) -> None:
@@ -148,7 +176,10 @@ def verify_cached(img: Image, path: Path) -> None:
         want = stamp.read_text().strip() if stamp.is_file() else "(no stamp)"
     else:
         want = img.sha256
-    got = file_sha256(path)
+    try:
+        got = file_sha256(path)
+    except OSError as e:
+        raise ImageError(f"{img.name}: cached copy {path}: {e.strerror}") from None
     if got != want:
         raise ImageError(f"{img.name}: cached copy {path} has sha256 {got}, not {want}; delete "
                          f"{path.parent} to fetch it again")

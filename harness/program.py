@@ -41,78 +41,28 @@ import re
 from dataclasses import dataclass, field
 
 from harness.errors import ProgramError
+from harness.libc import tokenize
+from harness.ops import (
+    ADDRESS_BASES,
+    ARG_KINDS,
+    HANDLER_MODES,
+    OPS,
+    PREDEFINED_VARS,
+    PROBE_NAMES,
+    SLOT_KINDS,
+    SLOT_WORDS,
+    TOUCH_WORDS,
+    OpKind,
+)
 
 PROGRAM_VERSION = 1
 
-# Argument kinds, by prefix.
-ARG_KINDS = {
-    "i": "integer: decimal or 0x-hex, may be negative",
-    "s": "pointer to a NUL-terminated string (the rest of the token); $agent and $dir expand",
-    "b": "pointer into a declared buffer: NAME or NAME+OFF",
-    "a": "address: BASE, BASE+OFF or BASE-OFF; BASE is a number or one of ADDRESS_BASES",
-    "v": "the value of a variable saved with >VAR",
-    "n": "nil pointer",
-    "c": "a block name (rfork child body, exec continuation)",
-    "h": "a note-handler mode (see HANDLER_MODES)",
-    "w": "a word: a probe or action name",
-}
-
-# Symbolic address bases, resolved per process at run time.
-ADDRESS_BASES = ("text", "data", "bss", "end", "stack", "stacktop")
-
-# What the note handler installed by ``notify h:MODE`` does with each note:
-# record it, then noted(NCONT) / noted(NDFLT) / exits(note) / noted(bogus).
-HANDLER_MODES = ("cont", "dflt", "exit", "badarg", "none")
-
-# The operations.  Value: (minimum args, maximum args or -1 for any, kind).
-OPS: dict[str, tuple[int, int, str]] = {
-    # sysproc.c
-    "rfork": (1, 2, "call"),
-    "exec": (2, -1, "call"),
-    "exits": (1, 1, "call"),
-    "await": (2, 2, "call"),
-    "errstr": (2, 2, "call"),
-    "_errstr": (1, 1, "call"),
-    "_wait": (1, 1, "call"),
-    "werrstr": (1, 1, "call"),
-    "rendezvous": (2, 2, "call"),
-    "semacquire": (2, 2, "call"),
-    "tsemacquire": (2, 2, "call"),
-    "semrelease": (2, 2, "call"),
-    "sleep": (1, 1, "call"),
-    "alarm": (1, 1, "call"),
-    "nsec": (0, 0, "call"),
-    "notify": (1, 1, "call"),
-    "noted": (1, 1, "call"),
-    "sysr1": (0, 0, "call"),
-    "brk": (1, 1, "call"),
-    "segbrk": (2, 2, "call"),
-    "segattach": (4, 4, "call"),
-    "segdetach": (1, 1, "call"),
-    "segfree": (2, 2, "call"),
-    # the fd-table subset the scenarios need
-    "open": (2, 2, "call"),
-    "create": (3, 3, "call"),
-    "close": (1, 1, "call"),
-    "dup": (2, 2, "call"),
-    "pipe": (1, 1, "call"),
-    "read": (3, 3, "call"),
-    "write": (3, 3, "call"),
-    "seek": (3, 3, "call"),
-    "remove": (1, 1, "call"),
-    "fd2path": (3, 3, "call"),
-    "chdir": (1, 1, "call"),
-    "postnote": (3, 3, "call"),
-    # probes: read-only looks at state
-    "probe": (1, 3, "probe"),
-    # actions: set-up, memory touches
-    "writefile": (2, 3, "action"),
-    "putenv": (2, 2, "action"),
-    "touch": (2, 3, "action"),
-}
-
-PROBES = ("segments", "fds", "errstr", "noteid", "buf", "env", "args", "procargs", "brk")
-ACTIONS_TOUCH = ("r", "w")
+# The vocabularies of the format come from the catalogue (harness/ops).
+PROBES = PROBE_NAMES
+ACTIONS_TOUCH = TOUCH_WORDS
+# per op, the Slot of each argument position; the last repeats (exec's argv)
+_SLOTS = {name: tuple(o.slot_at(i) for i in range(len(o.params))) for name, o in OPS.items()}
+INT_MIN, INT_MAX = -(1 << 63), (1 << 64) - 1  # i: values: a vlong or a uvlong, as the agent reads them
 
 _INT = re.compile(r"^-?(0x[0-9a-fA-F]+|[0-9]+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -161,8 +111,8 @@ class Stmt:
     line: int = 0  # line in the program text
 
     @property
-    def kind(self) -> str:
-        return OPS[self.op][2]
+    def kind(self) -> OpKind:
+        return OPS[self.op].kind
 
     @property
     def tokens(self) -> list[str]:
@@ -198,37 +148,18 @@ class Program:
 
 def quote(tok: str) -> str:
     """Quote a token the way Plan 9's tokenize reads it back."""
-    if tok and not any(c in tok for c in " \t\r\n'"):
+    if tok and not (" " in tok or "\t" in tok or "\r" in tok or "\n" in tok or "'" in tok):
         return tok
     return "'" + tok.replace("'", "''") + "'"
 
 
-def tokenize(line: str) -> list[str]:
-    """Python twin of Plan 9 libc tokenize(2) (quote-aware field splitting)."""
-    toks: list[str] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in " \t\r\n":
-            i += 1
-        if i >= n:
-            return toks
-        cur: list[str] = []
-        quoting = False
-        while i < n:
-            c = line[i]
-            if not quoting and c in " \t\r\n":
-                break
-            if c == "'":
-                if quoting and i + 1 < n and line[i + 1] == "'":
-                    cur.append("'")
-                    i += 2
-                    continue
-                quoting = not quoting
-                i += 1
-                continue
-            cur.append(c)
-            i += 1
-        toks.append("".join(cur))
+def lines(text: str) -> list[str]:
+    """The program's lines: split at newlines only (str.splitlines() also splits
+    at \\v, \\f, \\x1c-\\x1e, \\x85, U+2028, U+2029, which strings may hold)."""
+    out = text.split("\n")
+    if out and out[-1] == "":
+        out.pop()
+    return out
 
 
 def _parse_arg(tok: str, lineno: int, src: str) -> Arg:
@@ -237,12 +168,18 @@ def _parse_arg(tok: str, lineno: int, src: str) -> Arg:
         raise ProgramError(lineno, f"argument {tok!r} has no known type prefix", src)
     if kind == "i" and not _INT.match(text):
         raise ProgramError(lineno, f"bad integer {text!r}", src)
+    if kind == "i" and not fits64(text):
+        raise ProgramError(lineno, f"integer {text!r} does not fit in 64 bits", src)
     if kind == "a" and not _ADDR.match(text):
         raise ProgramError(lineno, f"bad address {text!r}", src)
+    if kind == "a" and not _fits(_address_numbers(text)):
+        raise ProgramError(lineno, f"address {text!r} does not fit in 64 bits", src)
     if kind in ("b",):
         name, _, off = text.partition("+")
         if not _NAME.match(name) or (off and not _INT.match(off)):
             raise ProgramError(lineno, f"bad buffer reference {text!r}", src)
+        if off and not _fits([off]):
+            raise ProgramError(lineno, f"buffer offset {off!r} does not fit in 64 bits", src)
     if kind in ("v", "c") and not _NAME.match(text):
         raise ProgramError(lineno, f"bad name {text!r}", src)
     if kind == "h" and text not in HANDLER_MODES:
@@ -252,13 +189,34 @@ def _parse_arg(tok: str, lineno: int, src: str) -> Arg:
     return Arg(kind, text)
 
 
+def fits64(text: str) -> bool:
+    """A number token (decimal or 0x-hex, optional sign) in INT_MIN..INT_MAX;
+    the digits are counted first, so a megabyte of them costs nothing."""
+    body = text[1:] if text[:1] in "+-" else text
+    hexa = body[:2].lower() == "0x"
+    digits = (body[2:] if hexa else body).lstrip("0")
+    return len(digits) <= (16 if hexa else 20) and INT_MIN <= parse_int(text) <= INT_MAX
+
+
+def _fits(numbers: list[str]) -> bool:
+    return all(fits64(n) for n in numbers)
+
+
+def _address_numbers(text: str) -> list[str]:
+    m = _ADDR.match(text)
+    assert m is not None, text
+    nums = [] if _NAME.match(m.group("base")) else [m.group("base")]
+    return nums + ([m.group("off")[1:]] if m.group("off") else [])  # an offset's magnitude: 64 bits
+
+
 def parse(text: str, source: str = "<program>") -> Program:
     """Parse and validate a compiled program.  Raises ProgramError."""
     prog: Program | None = None
     block: list[Stmt] | None = None
     steps: set[int] = set()
     saw_header = False
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    all_lines = lines(text)
+    for lineno, raw in enumerate(all_lines, 1):
         if raw.lstrip().startswith("#"):  # whole-line comments only: '#' is common in strings
             continue
         toks = tokenize(raw)
@@ -312,7 +270,7 @@ def parse(text: str, source: str = "<program>") -> Program:
     if not saw_header or prog is None:
         raise ProgramError(1, "empty program", source)
     if block is not None:
-        raise ProgramError(len(text.splitlines()), "missing 'end' at end of program", source)
+        raise ProgramError(len(all_lines), "missing 'end' at end of program", source)
     if "main" not in prog.blocks:
         raise ProgramError(1, "no 'block main'", source)
     _check_refs(prog, source)
@@ -338,15 +296,20 @@ def _parse_stmt(toks: list[str], lineno: int, source: str, steps: set[int]) -> S
         if not _NAME.match(result):
             raise ProgramError(lineno, f"bad result variable {result!r}", source)
     args = [_parse_arg(t, lineno, source) for t in rest]
-    lo, hi, _ = OPS[op]
+    spec = OPS[op]
+    lo, hi = spec.min_args, spec.max_args
     if len(args) < lo or (hi >= 0 and len(args) > hi):
         want = f"{lo}" if lo == hi else f"{lo}..{'' if hi < 0 else hi}"
         raise ProgramError(lineno, f"{op} takes {want} arguments, got {len(args)}", source)
-    if op in ("probe", "touch", "writefile", "putenv") and args:
-        if op == "probe" and (args[0].kind != "w" or args[0].text not in PROBES):
-            raise ProgramError(lineno, f"probe needs one of w:{'|'.join(PROBES)}", source)
-        if op == "touch" and (args[0].kind != "w" or args[0].text not in ACTIONS_TOUCH):
-            raise ProgramError(lineno, "touch needs w:r or w:w", source)
+    if op == "probe" and (args[0].kind != "w" or args[0].text not in PROBES):
+        raise ProgramError(lineno, f"probe needs one of w:{'|'.join(PROBES)}", source)
+    if op == "touch" and (args[0].kind != "w" or args[0].text not in ACTIONS_TOUCH):
+        raise ProgramError(lineno, "touch needs w:r or w:w", source)
+    slots = _SLOTS[op]
+    for i, a in enumerate(args):
+        slot = slots[min(i, len(slots) - 1)]
+        if a.kind not in SLOT_KINDS[slot]:
+            raise ProgramError(lineno, f"{op} argument {i + 1} takes {SLOT_WORDS[slot]}, not {a.token!r}", source)
     return Stmt(step=step, op=op, args=args, result=result, line=lineno)
 
 
@@ -370,6 +333,3 @@ def _check_refs(prog: Program, source: str) -> None:
                     if isinstance(base, str) and base not in ADDRESS_BASES and base not in defined:
                         raise ProgramError(s.line, f"unknown address base {base!r}", source)
 
-
-# Variables every process has: its own pid, its parent's pid (for postnote).
-PREDEFINED_VARS = ("pid", "ppid")

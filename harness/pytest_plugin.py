@@ -86,8 +86,8 @@ class ScenarioItem(pytest.Item):
         res = run_on_model(self.path, self.arch, profile)
         if res is None:
             pytest.skip(f"not for {self.arch}/{profile}")
-        if res.mismatches:
-            raise ScenarioFailure("\n".join(str(m) for m in res.mismatches))
+        if res.status != "pass":
+            raise ScenarioFailure(res.detail)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailure):

@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "profiles": ("harness.cli.model_cmd", "profiles", "List kernel semantic profiles and arches."),
     "merge": ("harness.cli.merge_cmd", "merge", "Shard results of one run into one summary, JUnit and HTML report."),
     "images": ("harness.cli.images_cmd", "images_cmd", "Kernel manifests: list, fetch and check by sha256."),
+    "bisect": ("harness.cli.bisect_cmd", "bisect", "The commit of a 9front tree that changed a behaviour."),
+    "explain": ("harness.cli.explain_cmd", "explain", "Which profile switch makes the model reproduce a guest trace."),
+    "nightly": ("harness.cli.nightly_cmd", "nightly", "A matrix of kernels: JUnit, one HTML report, baseline, history."),
 }
 
 
@@ -54,20 +57,35 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from harness.interrupt import install
+
+    restore = install()  # SIGINT, SIGTERM, SIGHUP: unwind (VMs killed, summary written), exit 128+N
+    try:
+        return _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv: list[str] | None) -> int:
+    from harness.interrupt import exit_code_of
+
     try:
         rv = cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except HarnessError as e:
         click.echo(f"harness: {e}", err=True)
         return int(e.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:
         click.echo("harness: interrupted", err=True)
-        return 130
+        return exit_code_of(e)
     except click.ClickException as e:
         e.show()
         return ExitCode.BAD_INPUT
-    except KeyboardInterrupt:
-        click.echo("harness: interrupted", err=True)
-        return 130
+    except Exception as e:  # a bug: never let it pass as success, nor as a divergence (1)
+        import traceback
+
+        traceback.print_exc()
+        click.echo(f"harness: internal error: {type(e).__name__}: {e}", err=True)
+        return ExitCode.INFRA
     return int(rv or 0)
 
 

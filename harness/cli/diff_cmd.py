@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from harness.errors import ExitCode, InputError
+from harness.report.html import render_html
+from harness.report.text import render_text
 from harness.trace.diff import diff as diff_traces
-from harness.trace.diff import render_html, render_text
 from harness.trace.schema import Trace, read_trace
 
 

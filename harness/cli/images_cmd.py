@@ -10,7 +10,7 @@ from harness import images
 @click.group("images", invoke_without_command=True)
 @click.pass_context
 def images_cmd(ctx: click.Context) -> int:
-    """List the kernels the manifests name, and whether each is cached."""
+    """List the kernels the manifests name, and whether each is cached (and still matches its sha256)."""
     if ctx.invoked_subcommand is not None:
         return 0
     found = images.all_images()
@@ -19,7 +19,7 @@ def images_cmd(ctx: click.Context) -> int:
         click.echo(f"no images in the manifests ({dirs}); see images/README.md")
         return 0
     for img in found:
-        cached = "cached" if images.cached_path(img).is_file() else "not fetched"
+        cached = images.cache_state(img)
         click.echo(f"{img.name:28} {img.arch:6} {cached:12} {img.url}")
     return 0
 

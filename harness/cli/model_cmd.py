@@ -6,8 +6,13 @@ from pathlib import Path
 
 import click
 
-from harness.errors import ExitCode, HarnessError, UsageError
+from harness.errors import HarnessError, UsageError
+from harness.files import write_atomic
 from harness.model.profiles import PROFILES, SWITCHES, get_profile
+from harness.report.progress import Progress
+from harness.report.result import Command, RunResult
+from harness.report.results import summary_json
+from harness.report.text import model_summary_line, model_verdict_lines
 from harness.run.modelrun import QEMU_ARCHES, default_profile, run_on_model
 from harness.scenario.compiler import compile_scenario, find_scenarios
 
@@ -34,9 +39,11 @@ def resolve_arches(arch: str | None) -> list[str]:
 @click.option("-o", "--out", "outdir", type=click.Path(file_okay=False), default="results/model", show_default=True,
               help="Directory for the traces (ARCH/NAME.model.jsonl).")
 @click.option("--agent", type=click.Path(exists=True, dir_okay=False), help="The guest agent a.out, so exec uses its real layout.")
-@click.option("-q", "--quiet", is_flag=True, help="Only the summary line.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary line (and what disagrees).")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
+              help="Also write the run as JSON (the summary.json format of `harness run`).")
 def model(scenarios: tuple[str, ...], arch: str | None, profile: str | None, syscall: str | None,
-          outdir: str, agent: str | None, quiet: bool) -> int:
+          outdir: str, agent: str | None, quiet: bool, summary_path: str | None = None) -> int:
     """Run SCENARIOS (files or directories; default: the whole corpus) on the golden model.
 
     Writes one trace per scenario and arch, and checks the expectations the
@@ -44,26 +51,41 @@ def model(scenarios: tuple[str, ...], arch: str | None, profile: str | None, sys
     """
     if profile:
         get_profile(profile)
+    arches = resolve_arches(arch)
     files = find_scenarios(list(scenarios) or None, syscall)
     if not files:
         raise UsageError("no scenarios matched")
     agent_image = Path(agent).read_bytes() if agent else None
-    total = bad = 0
-    for a in resolve_arches(arch):
+    run = RunResult(Command.MODEL, arch=",".join(arches),
+                    profile=profile or ",".join(sorted({default_profile(a) for a in arches})))
+    try:
+        with Progress(lambda v, _colour: model_verdict_lines(v), quiet=quiet) as progress:
+            _run_model(run, arches, files, profile, Path(outdir), agent_image, progress)
+    except KeyboardInterrupt:
+        run.finish(interrupted=True, exit_code=130)
+        if summary_path:
+            write_atomic(Path(summary_path), summary_json(run))
+        raise
+    run.scenarios = len(run.verdicts)
+    run.finish()
+    click.echo(model_summary_line(run, outdir))
+    if summary_path:
+        write_atomic(Path(summary_path), summary_json(run))
+    return run.exit_code
+
+
+def _run_model(run: RunResult, arches: list[str], files: list[Path], profile: str | None, outdir: Path,
+               agent_image: bytes | None, progress: Progress) -> None:
+    progress.start(len(arches) * len(files))
+    for a in arches:
         prof = profile or default_profile(a)
         for f in files:
-            res = run_on_model(f, a, prof, Path(outdir), agent_image)
-            if res is None:
+            v = run_on_model(f, a, prof, outdir, agent_image)
+            if v is None:
+                progress.skip()
                 continue
-            total += 1
-            status = "ok" if not res.mismatches else "MISMATCH"
-            bad += bool(res.mismatches)
-            if not quiet or res.mismatches:
-                click.echo(f"{status:8} {a:6} {prof:15} {res.scenario.name}  ({len(res.records)} records) -> {res.trace_path}")
-            for m in res.mismatches:
-                click.echo(f"         {m}")
-    click.echo(f"model: {total} scenario runs, {total - bad} agree with their expectations, {bad} do not; traces in {outdir}/")
-    return ExitCode.DIVERGED if bad else ExitCode.OK
+            run.verdicts.append(v)
+            progress.scenario_done(v.scenario, v)
 
 
 @click.command("compile")

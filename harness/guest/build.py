@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.cachedir import cache_root
 from harness.errors import InfraError, UsageError
 from harness.guest.delivery import agent_hash, build_disk, mount_commands, need_mtool, run_mtool
 
@@ -86,19 +87,9 @@ def check_agent_image(arch: str, data: bytes, name: str = "agent") -> None:
             f"smaller POOLSIZE (agent.c)")
 
 
-def cache_root() -> Path:
-    if os.environ.get("NINE_HARNESS_CACHE"):
-        return Path(os.environ["NINE_HARNESS_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nine-harness"
-
-
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def agent_key(arch: str, kernel: Path) -> AgentKey:

@@ -24,15 +24,18 @@ reads (rendered back from ``out.segments``), and so on (``answer_data``).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, InfraError
-from harness.model.syscalls import owaitmsg
+from harness.model.sysproc import owaitmsg
+from harness.ops import OPS, PROBE_TABLE, Answer
 from harness.program import Program
 from harness.trace.frame import MAX_PAYLOAD, decode_stream, record_payload
 from harness.trace.schema import Record, abbreviated
@@ -93,44 +96,49 @@ def render_fd_file(rows: list[list[Any]]) -> str:
 
 
 def answer_data(rec: Record) -> bytes | None:
-    """What the agent gets back from the kernel for this record (see module doc)."""
+    """What the agent gets back from the kernel for this record (see module doc):
+    the value of the one ``out`` key the catalogue marks with an ``Answer``."""
     out = rec.out
     if rec.kind == "start":
         return str(out.get("pid", 0)).encode()
     if rec.kind == "note":
         return _enc(out.get("note"))
     if rec.kind == "probe":
-        what = rec.args[0][2:] if rec.args else ""
-        if what == "segments" and "segments" in out:
-            return render_segment_file(out["segments"]).encode()
-        if what == "brk" and "brk" in out:
-            return render_segment_file([["Bss", "", 0, out["brk"], 1]]).encode()
-        if what == "fds" and "fds" in out:
-            return _enc(render_fd_file(out["fds"]))
-        if what == "errstr":
-            return _enc(out.get("errstr"))
-        if what == "noteid" and "noteid" in out:
-            return str(out["noteid"]).encode()
-        if what == "env":
-            return _enc(out.get("value"))
-        if what == "procargs":
-            return _enc(out.get("procargs"))
-        return None
-    if rec.op == "exec" and rec.ret == 0 and "argv" in out:
-        # the argv the kernel built (a #! line rewrites it): NUL-separated
-        return b"".join(str(x).encode("utf-8", "surrogateescape") + b"\0" for x in out["argv"])
-    if rec.op == "_wait" and isinstance(rec.ret, int) and rec.ret > 0:
-        return owaitmsg(rec.ret, str(out.get("msg", "")).encode("utf-8", "surrogateescape"))
-    if rec.op in ("await", "errstr", "_errstr", "fd2path"):
-        return _enc(out.get("text"))
-    if rec.op == "read" and "hex" in out:
-        return bytes.fromhex(str(out["hex"]))
-    if rec.op == "pipe" and "fds" in out:
-        a, b = out["fds"]
-        return f"{a} {b}".encode()
-    if rec.op == "touch" and "value" in out:
-        return str(int(out["value"])).encode()
+        probe = PROBE_TABLE.get(rec.args[0][2:] if rec.args else "")
+        outs = probe.outs if probe else ()
+    else:
+        spec = OPS.get(rec.op)
+        outs = spec.outs if spec else ()
+    for o in outs:
+        if o.answer is not None and o.key in out:
+            return _ANSWERS[o.answer](out[o.key], rec)
     return None
+
+
+def _owaitmsg(msg: Any, rec: Record) -> bytes | None:
+    if not isinstance(rec.ret, int) or rec.ret <= 0:
+        return None
+    return owaitmsg(rec.ret, str(msg).encode("utf-8", "surrogateescape"))
+
+
+def _argv(argv: Any, rec: Record) -> bytes | None:
+    # the argv the kernel built (a #! line rewrites it): NUL-separated
+    if rec.ret != 0 or not isinstance(argv, list):
+        return None
+    return b"".join(str(x).encode("utf-8", "surrogateescape") + b"\0" for x in argv)
+
+
+_ANSWERS: dict[Answer, Callable[[Any, Record], bytes | None]] = {
+    Answer.TEXT: lambda v, _: _enc(v),
+    Answer.HEX: lambda v, _: bytes.fromhex(str(v)),
+    Answer.DECIMAL: lambda v, _: str(int(v)).encode(),
+    Answer.FDPAIR: lambda v, _: f"{v[0]} {v[1]}".encode(),
+    Answer.ARGV: _argv,
+    Answer.OWAITMSG: _owaitmsg,
+    Answer.SEGMENTS: lambda v, _: render_segment_file(v).encode(),
+    Answer.BRK: lambda v, _: render_segment_file([["Bss", "", 0, v, 1]]).encode(),
+    Answer.FDTABLE: lambda v, _: _enc(render_fd_file(v)),
+}
 
 
 def _enc(v: Any) -> bytes | None:
@@ -189,13 +197,14 @@ def run_host_agent(agent: str | Path, program: Program | str, answers: list[Reco
     agent = Path(agent).resolve()
     env = {k: v for k, v in os.environ.items() if k not in ("nhcont", "NHHOST_CTX")}
     env.update(NHHOST_ANSWERS=str(ans), NHHOST_AGENT=str(agent))
+    key = secrets.token_hex(8)  # a frame key, as every real run has (harness.trace.frame)
     try:
-        proc = subprocess.run([str(agent), "-o", str(out), "-d", str(wd), str(prog)], cwd=wd, env=env,
+        proc = subprocess.run([str(agent), "-o", str(out), "-k", key, "-d", str(wd), str(prog)], cwd=wd, env=env,
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         raise HostRunError(f"host agent did not finish within {timeout:.0f}s") from e
     data = out.read_bytes() if out.exists() else b""
-    dec = decode_stream(data)
+    dec = decode_stream(data, key)
     return HostRun(dec.records, [str(e) for e in dec.errors], proc.returncode,
                    proc.stderr.decode("utf-8", "replace"), dec.text, wd)
 

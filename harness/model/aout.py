@@ -15,9 +15,10 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from harness.libc import tokenize_bytes
 from harness.model.arch import HDR_MAGIC, MAGIC_NAMES, Arch
 from harness.model.errors import Ebadarg, Ebadexec, Enovmem, KernelError
-from harness.model.profiles import Profile
+from harness.model.profiles import Profile, Sw
 
 EXEC_SIZE = 32  # sizeof(Exec): 8 big-endian longs (sys/include/a.out.h)
 EHDR_SIZE = 40  # sizeof(struct { Exec; uvlong hdr[1]; }) in sysexec
@@ -42,7 +43,7 @@ def _s(b: bytes) -> str:
 
 def read_size(profile: Profile) -> int:
     """How many bytes sysexec's single read of the file asks for."""
-    return TOKENIZE_READ if profile.has("shebang-tokenize") else SEED_READ
+    return TOKENIZE_READ if profile.has(Sw.SHEBANG_TOKENIZE) else SEED_READ
 
 
 # --- the header -------------------------------------------------------------
@@ -175,7 +176,7 @@ def _check_binary(buf: bytes, arch: Arch, profile: Profile) -> _Binary | None:
     text = (text + struct.unpack(">I", buf[4:8])[0]) & mask  # 371
     if text <= entry or text >= arch.stack_base:  # 372: entry past text, text into the stack
         raise KernelError(Ebadexec)
-    align = arch.text_align(magic, profile.has("mips-spim-magic"))  # 375-386
+    align = arch.text_align(magic, profile.has(Sw.MIPS_SPIM_MAGIC))  # 375-386
     header = parse_header(buf)
     assert header is not None
     return _Binary(header, entry, text, align)
@@ -252,38 +253,9 @@ def _seed_split(line: bytes) -> list[bytes]:
     return [t for t in line.replace(b"\t", b" ").split(b" ") if t]
 
 
-_QSEP = b" \t\r\n"  # libc/port/tokenize.c qsep
-_QUOTE = 0x27
-
-
 def tokenize(line: bytes, maxargs: int) -> list[bytes]:
-    """libc tokenize(2): blank/tab/CR/NL separated, '...' quoting, '' inside quotes is '."""
-    s = line.split(b"\0", 1)[0]
-    out: list[bytes] = []
-    i, n = 0, len(s)
-    while len(out) < maxargs:
-        while i < n and s[i] in _QSEP:
-            i += 1
-        if i >= n:
-            break
-        tok = bytearray()
-        quoting = False
-        while i < n and (quoting or s[i] not in _QSEP):
-            c = s[i]
-            if c != _QUOTE:
-                tok.append(c)
-                i += 1
-            elif not quoting:
-                quoting = True
-                i += 1
-            elif i + 1 < n and s[i + 1] == _QUOTE:  # doubled quote inside quotes
-                tok.append(_QUOTE)
-                i += 2
-            else:  # closing quote
-                quoting = False
-                i += 1
-        out.append(bytes(tok))
-    return out
+    """libc tokenize(2) (harness.libc): blank/tab/CR/NL separated, '...' quoting, '' inside quotes is '."""
+    return tokenize_bytes(line, maxargs)
 
 
 def parse_shebang(data: bytes, profile: Profile) -> list[str]:
@@ -302,14 +274,16 @@ def parse_shebang(data: bytes, profile: Profile) -> list[str]:
     if nl < 0:  # no newline in what was read: shargs returns 0
         raise KernelError(Ebadexec)
     line = buf[2:nl]
-    if profile.has("shebang-tokenize"):
+    if profile.has(Sw.SHEBANG_TOKENIZE):
+        # exec(2) at 027f579f4 (sys/man/2/exec:70-73): up to 256 bytes of
+        # arguments, "tokenized into up to 32 arguments by tokenize(2)"; the
+        # rest of the line is dropped.  The kernel's own code writes one slot
+        # past progarg[32+1] when there are 32 (sysproc.c at 027f579f4:
+        # shargs' tokenize(s, ap, nelem(progarg)-1), then progarg[n++] = file;
+        # progarg[n] = nil): undefined, so the model keeps the man page's
+        # contract and the real kernel's result is a known divergence
+        # (docs/PROFILES.md).
         toks = tokenize(line, TOKENIZE_MAXARGS)
-        # With 32 tokens sysexec appends the file name and a nil one slot past
-        # progarg[32+1] (520a39efc); the kernel's behaviour there is not
-        # defined by the source.  The current kernel was observed to fail
-        # with Ebadexec (probes exec.script.s_32tok, s_40tok on arm64 head).
-        if len(toks) >= TOKENIZE_MAXARGS:
-            raise KernelError(Ebadexec)
     else:
         toks = _seed_split(line)
     if not toks:  # 398: n < 1

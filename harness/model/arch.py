@@ -78,7 +78,6 @@ def tos_size(pointer_size: int) -> int:
 @dataclass(frozen=True)
 class Arch:
     name: str
-    kernel_dir: str  # the 9front port under sys/src/9
     magics: tuple[int, ...]  # what `magic == AOUT_MAGIC` accepts in sysexec
     page_size: int  # BY2PG
     utzero: int  # UTZERO: first user text address
@@ -137,7 +136,6 @@ ARCHES: dict[str, Arch] = {
     for a in (
         Arch(
             name="amd64",
-            kernel_dir="pc64",
             magics=(S_MAGIC,),  # pc64/dat.h: AOUT_MAGIC (S_MAGIC)
             page_size=0x1000,  # pc64/mem.h: BY2PG 0x1000
             utzero=0x200000,  # pc64/mem.h: UTZERO 0x200000
@@ -151,7 +149,6 @@ ARCHES: dict[str, Arch] = {
         ),
         Arch(
             name="arm64",
-            kernel_dir="arm64",
             magics=(R_MAGIC,),  # arm64/dat.h: AOUT_MAGIC (R_MAGIC)
             page_size=0x1000,  # arm64/mem.h: BY2PG 1<<PGSHIFT, PGSHIFT 12
             utzero=0x10000,  # arm64/mem.h: UTZERO UZERO+0x10000, UZERO 0
@@ -166,7 +163,6 @@ ARCHES: dict[str, Arch] = {
         ),
         Arch(
             name="mips",
-            kernel_dir="sgi",
             magics=(V_MAGIC, M_MAGIC),  # sgi/dat.h: AOUT_MAGIC V_MAGIC || magic==M_MAGIC
             page_size=4096,  # sgi/mem.h: BY2PG 4096 (BIGPAGES is not set in sgi/mkfile)
             utzero=0x4000,  # sgi/mem.h: UTZERO UZERO+MAXBY2PG, MAXBY2PG 16K, UZERO KUSEG 0
@@ -180,7 +176,6 @@ ARCHES: dict[str, Arch] = {
         ),
         Arch(
             name="mipsle",
-            kernel_dir="mt7688",
             magics=(N_MAGIC, P_MAGIC),  # mt7688/dat.h: AOUT_MAGIC N_MAGIC || magic==P_MAGIC
             page_size=4096,  # mt7688/mem.h: BY2PG 4096 (BIGPAGES commented out in mkfile)
             utzero=0x4000,  # mt7688/mem.h: UTZERO UZERO+MAXBY2PG
@@ -194,7 +189,6 @@ ARCHES: dict[str, Arch] = {
         ),
         Arch(
             name="386",
-            kernel_dir="pc",
             magics=(I_MAGIC,),  # pc/dat.h: AOUT_MAGIC (I_MAGIC)
             page_size=4096,  # pc/mem.h: BY2PG
             utzero=0x1000,  # pc/mem.h: UTZERO UZERO+BY2PG
@@ -216,7 +210,6 @@ ARCHES: dict[str, Arch] = {
 AOUT_ONLY_ARCHES: dict[str, Arch] = {
     "arm": Arch(
         name="arm",
-        kernel_dir="bcm",
         magics=(E_MAGIC,),  # bcm/dat.h: AOUT_MAGIC (E_MAGIC)
         page_size=4096,  # bcm/mem.h: BY2PG 4*KiB
         utzero=0x1000,  # bcm/mem.h: UTZERO UZERO+BY2PG
@@ -231,6 +224,10 @@ AOUT_ONLY_ARCHES: dict[str, Arch] = {
 }
 
 ALL_ARCHES: dict[str, Arch] = {**ARCHES, **AOUT_ONLY_ARCHES}
+
+# The arches `harness run` boots under QEMU (harness/qemu/profiles.py has a
+# machine for each) and images/ has manifests for; the others are modelled only.
+QEMU_ARCHES: tuple[str, ...] = ("amd64", "arm64", "mips")
 
 
 def get_arch(name: str) -> Arch:

@@ -45,6 +45,7 @@ PHYSSEG = {"shared": SG_SHARED, "memory": SG_BSS}
 
 BAD_ADDRESS_NOTE = "sys: bad address in syscall"
 PC_MASK = "PC"  # the pc of a note is unknowable: written as pc=PC, nondet "~pc"
+UNKNOWN_ADDR = "ADDR"  # a fault address the model cannot know (await marks its message nondet)
 
 
 @dataclass(eq=False)
@@ -54,8 +55,7 @@ class Segment:
     top: int
     ref: int = 1
     pages: dict[int, bytearray] = field(default_factory=dict)
-    image: object | None = None  # image-cache key (text sharing across exec)
-    sema: list[tuple[int, object]] = field(default_factory=list)  # (addr, waiter)
+    image: str | None = None  # image-cache key (text sharing across exec)
     # addresses of bytes whose value the model cannot know (pid and time
     # digits an await wrote): a raw probe of them is nondeterministic
     unknown: set[int] = field(default_factory=set)
@@ -68,7 +68,7 @@ class Segment:
     def ronly(self) -> bool:
         return bool(self.type & SG_RONLY)
 
-    def row(self) -> list[object]:
+    def row(self) -> list[str | int]:
         """One /proc/N/segment line: [name, flags, base, top, ref]."""
         flags = ("R" if self.ronly else "") + ("F" if self.type & SG_FAULT else "")
         return [SNAME[self.kind], flags, self.base, self.top, self.ref]

@@ -19,8 +19,9 @@ Boot states, in order (each optional state may be skipped by a given setup)::
 Each state has its own timeout (sized for TCG emulation and multiplied by a
 scale factor); when it runs out, ``BootTimeout`` names the state and quotes the
 last console lines.  A kernel panic seen in any state (or while a command runs)
-raises ``GuestPanic`` carrying a ``PanicEvent`` with the panic message, the PC
-when the kernel printed one, and the surrounding console lines.
+raises ``GuestPanic`` carrying a ``PanicEvent`` (harness.report.panic parses it)
+with the panic message, the PC when the kernel printed one, and the
+surrounding console lines.
 
 Commands are framed so their output is cut out exactly, whatever else the
 console carries::
@@ -52,6 +53,7 @@ import pexpect.fdpexpect
 
 from harness.errors import BootTimeout, ExitCode, HarnessError, ImageError, InfraError, UsageError
 from harness.qemu.profiles import QemuProfile
+from harness.report.panic import PanicEvent, panic_event
 
 
 class BootState(enum.Enum):
@@ -63,6 +65,10 @@ class BootState(enum.Enum):
     USER = "USER"
     RC = "RC"
 
+
+# The states before the kernel has printed anything (its banner): a failure
+# here says nothing about the kernel (harness.run.backends.console).
+BOOT_BEFORE_BANNER = frozenset({BootState.FIRMWARE, BootState.UBOOT_AUTOBOOT, BootState.UBOOT_PROMPT})
 
 # What each state is waiting for, for error messages.
 WAITING_FOR = {
@@ -107,14 +113,6 @@ class CommandTimeout(InfraError):
     def __init__(self, message: str, last_lines: Sequence[str]) -> None:
         self.last_lines = list(last_lines)
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class PanicEvent:
-    message: str  # text after "panic: "
-    pc: int | None  # the faulting/panic PC if the kernel printed one
-    lines: tuple[str, ...]  # console lines around the panic (before and after)
-    state: str  # boot state or "command" when it happened
 
 
 class GuestPanic(HarnessError):
@@ -180,49 +178,42 @@ class ConsoleLog:
         )
         self._tail: collections.deque[str] = collections.deque(maxlen=keep)
         self._partial = ""
+        # A log the host can no longer write (disk full, ulimit -f): the console goes
+        # on (pexpect would take the error for the guest closing it), the error is kept
+        # for the session to report as infrastructure.
+        self.error: OSError | None = None
+
+    def _file_op(self, op: Callable[[TextIO], object]) -> None:
+        if self._f is None:
+            return
+        try:
+            op(self._f)
+        except OSError as e:
+            self.error = self.error or e
+            with contextlib.suppress(OSError):
+                self._f.close()
+            self._f = None
 
     def write(self, s: str) -> None:
-        if self._f is not None:
-            self._f.write(s)
-            self._f.flush()
+        self._file_op(lambda f: (f.write(s), f.flush()))
         text = self._partial + s
         *done, self._partial = re.split(r"\r*\n", text)
         self._tail.extend(done)
 
     def flush(self) -> None:
-        if self._f is not None:
-            self._f.flush()
+        self._file_op(lambda f: f.flush())
 
     def lines(self, n: int = 20) -> list[str]:
         out = list(self._tail) + ([self._partial] if self._partial else [])
         return out[-n:]
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        self._file_op(lambda f: f.close())
+        self._f = None
 
 
 def _clean(text: str) -> str:
     return re.sub(r"\r+\n", "\n", text)
-
-
-_PC = re.compile(r"pc=(0x[0-9a-fA-F]+)")
-_KTRACE = re.compile(r"ktrace \S+ (?:0x)?([0-9a-fA-F]+)")
-
-
-def parse_panic_pc(message: str, after: Sequence[str], before: Sequence[str]) -> int | None:
-    """The PC of a panic: from the message, the dumpstack ``ktrace`` line, or a trap
-    line printed just before the panic."""
-    for text in [message, *after]:
-        m = _PC.search(text) or _KTRACE.search(text)
-        if m:
-            return int(m.group(1), 16)
-    for text in reversed(before):
-        m = _PC.search(text)
-        if m:
-            return int(m.group(1), 16)
-    return None
 
 
 class Console:
@@ -237,6 +228,7 @@ class Console:
         child.logfile_read = log
         self.on_eof: Callable[[], str] | None = None  # extra detail for ConsoleClosed
         self.panic_grace = 2.0  # seconds to keep reading after "panic:" for the dump
+        self.boot_state: BootState | None = None  # the last state boot() entered
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -307,14 +299,7 @@ class Console:
         while time.monotonic() < end:
             if self._poll([pexpect.TIMEOUT, pexpect.EOF, r"[\s\S]+"], 0.5) != 2:
                 break
-        lines = self.log.lines(80)
-        idx = max((i for i, line in enumerate(lines) if line.startswith("panic: ")), default=-1)
-        before, after = (lines[:idx], lines[idx + 1 :]) if idx >= 0 else (lines, [])
-        message = lines[idx][len("panic: ") :] if idx >= 0 else message.rstrip("\r")
-        pc = parse_panic_pc(message, after, before)
-        raise GuestPanic(PanicEvent(message=message, pc=pc,
-                                    lines=tuple(before[-10:] + [f"panic: {message}"] + after),
-                                    state=where))
+        raise GuestPanic(panic_event(self.log.lines(80), message, where))  # parsing: harness.report.panic
 
     def _poll(self, patterns: list[Any], timeout: float) -> int:
         """expect() that reports a reset connection as -1 instead of raising."""
@@ -335,7 +320,7 @@ class Console:
         dialogue = dialogue or BootDialogue()
         timeouts = timeouts or BootTimeouts()
         t0 = time.monotonic()
-        state = BootState.FIRMWARE
+        state = self.boot_state = BootState.FIRMWARE
         visited: list[tuple[BootState, float]] = [(state, 0.0)]
         methods = default = None
         uboot = profile.uboot
@@ -372,8 +357,7 @@ class Console:
             if name == "timeout":
                 raise BootTimeout(
                     f"boot stuck in state {state.value} for {timeouts.of(state):.0f}s, waiting "
-                    f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}"
-                )
+                    f"for {WAITING_FOR[state]}; last console lines: {self._tail_text()}")
             if name == "uerror":
                 raise ImageError(f"U-Boot could not boot the kernel: {match.group(0)}; "
                                  f"last console lines: {self._tail_text()}")
@@ -384,6 +368,7 @@ class Console:
                 "uprompt": BootState.UBOOT_PROMPT, "bootargs": BootState.BOOTARGS,
                 "user": BootState.USER, "rc": BootState.RC,
             }[name]
+            self.boot_state = state
             visited.append((state, time.monotonic() - t0))
         for line in dialogue.rc_setup:
             self.run_command(line)

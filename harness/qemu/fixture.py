@@ -80,19 +80,35 @@ def _run(cmd: list[str]) -> None:
         raise InfraError(f"fixture build failed: {' '.join(cmd)}: {proc.stderr.strip()}")
 
 
-def build_fixture(profile_or_arch: str, outdir: Path, *, silent: bool = False) -> Path:
+# Fault variants (amd64 only; README.md): name -> assembler symbols.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "silent": ("SILENT=1",),  # never prints: silence before any kernel output
+    "boot-panic": ("BOOTPANIC=1",),  # panics right after its banner
+    "boot-hang": ("BOOTHANG=1",),  # silent after its banner
+    "agent-hang": ("AGENTFAULT=1",),  # the agent command (or the agent build) never returns
+    "agent-panic": ("AGENTFAULT=2",),  # panics when the agent command runs
+}
+
+
+def build_fixture(profile_or_arch: str, outdir: Path, *, silent: bool = False, variant: str | None = None) -> Path:
     """Assemble and link the fixture for a profile (or recipe) name; return the image path.
 
-    ``silent=True`` builds a variant that never prints (for boot-timeout tests).
+    ``silent=True`` builds a variant that never prints (for boot-timeout tests);
+    VARIANT names one of ``VARIANTS`` (the fault-injection suite's kernels).
     """
+    variant = "silent" if silent else variant
+    if variant is not None and variant not in VARIANTS:
+        raise InfraError(f"no fixture variant {variant!r} (one of {', '.join(VARIANTS)})")
     key = FOR_PROFILE.get(profile_or_arch, profile_or_arch)
     if key not in RECIPES:
         raise InfraError(f"no boot fixture for {profile_or_arch!r}")
     recipe = RECIPES[key]
+    if variant not in (None, "silent") and key != "amd64":
+        raise InfraError(f"fixture variant {variant!r} exists for amd64 only")
     outdir.mkdir(parents=True, exist_ok=True)
-    stem = f"fixture-{key}{'-silent' if silent else ''}"
+    stem = f"fixture-{key}{'-' + variant if variant else ''}"
     obj, elf = outdir / f"{stem}.o", outdir / f"{stem}.elf"
-    defs = ["--defsym", "SILENT=1"] if silent else []
+    defs = [a for sym in (VARIANTS[variant] if variant else ()) for a in ("--defsym", sym)]
     _run([_tool(recipe, "as"), *recipe.as_flags, *defs, "-I", str(SOURCES), "-o", str(obj),
           str(SOURCES / recipe.source)])
     _run([_tool(recipe, "ld"), *recipe.ld_flags, "-N", "--no-warn-rwx-segments",

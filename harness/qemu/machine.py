@@ -7,6 +7,8 @@ closes on any exception including KeyboardInterrupt.  Files in ``workdir``:
 
     qemu.cmdline   the exact argv (shell-quoted), written before starting
     qemu.stderr    QEMU's own messages (and qemu.stdout)
+    qemu.pid       every pid QEMU had in this directory (one per start): what
+                   to check for leftovers, by pid and never by name
     console.log    everything the guest's serial console printed, as it arrived
     plan9.ini      the boot configuration, for profiles that place it in memory
     vmstate.qcow2  holds savevm snapshots when no guest disk is qcow2
@@ -58,11 +60,18 @@ _LIVE_LOCK = threading.Lock()
 
 
 @atexit.register
-def _kill_leftovers() -> None:
+def kill_all() -> None:
+    """Kill every machine still running (at exit, and when the harness is interrupted).
+
+    Only the processes: a machine's QMP and console belong to the thread driving it,
+    which may still be inside them."""
     with _LIVE_LOCK:
         machines = list(_LIVE)
     for m in machines:
-        m.kill()
+        m.terminate()
+        if m.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                m.proc.wait(timeout=10.0)
 
 
 class Machine:
@@ -140,6 +149,8 @@ class Machine:
             )
         with _LIVE_LOCK:
             _LIVE.add(self)
+        with open(self.workdir / "qemu.pid", "a") as f:
+            f.write(f"{self.proc.pid}\n")
         self.qmp = Qmp(qmp)
         try:
             self.qmp.connect(alive=self.alive)
@@ -226,12 +237,17 @@ class Machine:
             files.append(core)
         return files
 
+    def terminate(self) -> None:
+        """SIGKILL QEMU's whole process group, and nothing else: safe from any thread."""
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
     def kill(self) -> None:
         """SIGKILL QEMU's whole process group, reap it and release our ends."""
         proc = self.proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        self.terminate()
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10.0)

@@ -1,6 +1,6 @@
 """Remote QEMU hosts over SSH (paramiko): the transport (ssh), processes that cannot
-outlive the harness (process), a QEMU machine run there (machine) and the guest
-sessions of `harness run --host` (session).
+outlive the harness (process) and a QEMU machine run there (machine), which the
+``ssh`` guest backend (harness/run/backends/ssh.py, `harness run --host`) drives.
 
 paramiko is the optional ``[ssh]`` extra: this package's own import does not need it."""
 

@@ -25,6 +25,7 @@ import shlex
 import shutil
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,14 @@ from harness.qemu.machine import _MAX_SOCK_DIR, Machine, QemuExited
 from harness.qemu.profiles import QemuProfile, build_command, find_firmware, make_vmstate_disk
 from harness.qemu.qmp import Qmp
 from harness.remote.process import RemoteProcess
-from harness.remote.ssh import SshConnection, SshError, UnixForward, private_tempdir
+from harness.remote.ssh import (
+    HostSpec,
+    SshConnection,
+    SshError,
+    SshOptions,
+    UnixForward,
+    private_tempdir,
+)
 
 
 def check_remote_qemu(conn: SshConnection, profile: QemuProfile) -> None:
@@ -42,6 +50,14 @@ def check_remote_qemu(conn: SshConnection, profile: QemuProfile) -> None:
     res = conn.run(["sh", "-c", 'command -v "$1"', "nh-check", profile.binary], check=False)
     if res.returncode != 0:
         raise QemuMissing(f"{profile.binary} not found on {conn.spec}: apt-get install {profile.apt_package} there")
+
+
+def check_hosts(specs: Sequence[HostSpec], options: SshOptions, profile: QemuProfile) -> None:
+    """Reach every host (its key known: HostKeyError, exit 3) and find the profile's QEMU
+    there; the connections are closed again (each worker opens its own)."""
+    for spec in specs:
+        with SshConnection(spec, options).connect() as conn:
+            check_remote_qemu(conn, profile)
 
 
 _LIVE: set[RemoteMachine] = set()
@@ -176,6 +192,12 @@ class RemoteMachine(Machine):
         return files
 
     # -- stopping -----------------------------------------------------------
+    def terminate(self) -> None:
+        """From any thread: cut QEMU's lifeline (the host kills it and removes the run
+        directory); kill() or close() in the driving thread tidies up our ends."""
+        if self.process is not None:
+            self.process.terminate()
+
     def kill(self) -> None:
         """Stop QEMU on the host and remove its directory; release our ends."""
         with _LIVE_LOCK:

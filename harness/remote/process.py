@@ -106,6 +106,14 @@ class RemoteProcess:
         self._poll()
         return self._exit
 
+    def terminate(self) -> None:
+        """Close the lifeline's write end only (the host kills the group and removes the
+        directory): safe from another thread; kill() still confirms and releases."""
+        chan = self.chan
+        if chan is not None:
+            with contextlib.suppress(Exception):
+                chan.shutdown_write()
+
     def kill(self) -> None:
         """Close the lifeline (the host kills the group and removes the directory), and
         make sure of both with a second command while the connection lasts."""

@@ -1,7 +1,7 @@
 """`harness merge`: the results of a run's shards as one run.
 
 Input: the results directories the shards wrote (each with summary.json, see
-harness.run.results); a directory that holds them at any depth, such as the
+harness.report.results); a directory that holds them at any depth, such as the
 volume a Kubernetes Job writes to, stands for all of them.  A shard that ran
 more than once (a retried pod or CI job) counts once: its latest finished
 attempt, the others are listed as superseded.  Refused, before anything is
@@ -11,9 +11,9 @@ in ``--out``:
 
     summary.json   one summary: every verdict, counts, exit code, and per shard
                    where it came from; verdict file paths point into shard-I/
-    junit.xml      the shards' junit.xml (`harness run` writes one) merged with
-                   junitparser; a shard without one (interrupted) contributes a suite
-                   built from its summary
+    junit.xml      one suite per shard, built from its verdicts by the run's own JUnit
+                   writer (harness.report.junit, junitparser), so a shard killed before
+                   its end still counts what its journal holds
     report.html    one page: counts, then every verdict, linking its diff
     shard-I/       a copy of shard I's results directory (less the VMs' disk images)
 """
@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
-
 from harness.errors import InputError, UsageError
+from harness.files import write_atomic
+from harness.report.junit import junit_document, run_suite
+from harness.report.result import Status, Verdict
+from harness.report.results import read_results
 
-_COUNTED = ("pass", "diverged", "guest-crash", "infra-error")
+_COUNTED = tuple(st.value for st in Status)
 # the VMs' disk images are inputs rebuilt every run, not results: not copied
 _DISKS = shutil.ignore_patterns("*.img", "*.qcow2")
 
@@ -77,6 +79,8 @@ def _load(path: Path) -> ShardResult:
         raise InputError(f"{path}/summary.json: not a harness summary")
     if not summary.get("shard"):
         raise UsageError(f"{path}: not a shard (its run had no --shard)")
+    if not summary.get("ended"):  # killed before its final summary: the verdicts its journal kept
+        summary["verdicts"] = [v.to_json() for v in read_results(path).verdicts]
     return ShardResult(path, summary)
 
 
@@ -158,26 +162,21 @@ def merge(dirs: Sequence[str | Path], out: str | Path) -> MergeResult:
         raise UsageError(f"merge: {out} exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     verdicts: list[dict[str, Any]] = []
-    junit = JUnitXml(name=f"nine-harness {shards[0].run_id}")
+    suites = []
     for s in shards:
         rel = f"shard-{s.index}"
         shutil.copytree(s.path, out / rel, symlinks=True, ignore=_DISKS)
         for v in s.summary["verdicts"]:
             verdicts.append({**v, "shard": s.index,
                              "files": {k: f"{rel}/{p}" for k, p in v.get("files", {}).items()}})
-        own = s.path / "junit.xml"
-        junit += JUnitXml.fromfile(str(own)) if own.is_file() else junit_suite(f"shard-{s.index}",
-                                                                                s.summary["verdicts"])
+        suites.append(run_suite(f"shard-{s.index}", [Verdict.from_json(v) for v in s.summary["verdicts"]]))
     verdicts.sort(key=lambda v: (str(v.get("arch", "")), str(v["scenario"])))
-    junit.update_statistics()
-    junit.write(str(out / "junit.xml"), pretty=True)
+    write_atomic(out / "junit.xml", junit_document(f"nine-harness {shards[0].run_id}", suites))
     summary = _summary(shards, verdicts)
     summary["superseded"] = [{"index": s.index, "source": str(s.path), "finished": bool(s.summary.get("finished")),
                               "exit_code": s.summary.get("exit_code")} for s in superseded]
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, out / "summary.json")
-    (out / "report.html").write_text(render_html(summary))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "report.html", render_html(summary))
     return MergeResult(out, summary["run_id"], len(shards), summary["counts"], summary["exit_code"],
                        [s.index for s in shards if not s.summary.get("finished")])
 
@@ -210,29 +209,6 @@ def _summary(shards: list[ShardResult], verdicts: list[dict[str, Any]]) -> dict[
     }
 
 
-def junit_suite(name: str, verdicts: Sequence[dict[str, Any]]) -> TestSuite:
-    """One JUnit suite of verdicts (as summary.json has them): divergences and kernel crashes
-    are failures, infrastructure errors are errors (never failures)."""
-    suite = TestSuite(name)
-    for v in verdicts:
-        case = TestCase(v["scenario"], classname=f"{v.get('arch', '')}.{v.get('profile', '')}",
-                        time=float(v.get("seconds", 0)))
-        if v["status"] in ("diverged", "guest-crash"):
-            case.result = [Failure(v.get("summary", ""), v["status"])]
-        elif v["status"] != "pass":
-            case.result = [Error(v.get("summary", ""), v["status"])]
-        suite.add_testcase(case)
-    return suite
-
-
-def write_junit(path: Path, name: str, verdicts: Sequence[dict[str, Any]]) -> None:
-    """junit.xml of one run (`harness run` writes it beside summary.json)."""
-    xml = JUnitXml(name=name)
-    xml.add_testsuite(junit_suite(name, verdicts))
-    xml.update_statistics()
-    xml.write(str(path), pretty=True)
-
-
 def render_html(summary: dict[str, Any]) -> str:
     """One self-contained page; every value escaped."""
     e = html.escape
@@ -250,8 +226,8 @@ def render_html(summary: dict[str, Any]) -> str:
                      f"{'' if s['finished'] else ' (INTERRUPTED)'}</li>" for s in summary["shards"])
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>nine-harness run {e(summary['run_id'])}{sim}</title>
-<style>body{{font-family:sans-serif}} td{{padding:0 .6em}} .diverged,.guest-crash{{color:#b00}}
-.infra-error{{color:#a60}} .pass{{color:#070}}</style></head><body>
+<style>body{{font-family:sans-serif}} td{{padding:0 .6em}} .diverged,.guest-crash,.boot-crash,.mismatch{{color:#b00}}
+.infra-error,.internal-error{{color:#a60}} .pass{{color:#070}}</style></head><body>
 <h1>nine-harness run {e(summary['run_id'])}{sim}</h1>
 <p>{e(str(meta.get('arch', '')))} {e(str(meta.get('profile', '')))}: {len(summary['verdicts'])} scenarios
 in {len(summary['shards'])} shards; exit code {summary['exit_code']}. {counts}</p>

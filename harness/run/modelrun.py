@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
+from harness.files import write_error
 from harness.model.profiles import CURRENT, SEED
+from harness.report.result import Status, Verdict
 from harness.scenario.compiler import Scenario, compile_scenario
-from harness.scenario.expect import Mismatch, check
-from harness.trace.schema import Header, Record, Trace, write_trace
+from harness.scenario.expect import check
+from harness.trace.schema import Header, Trace, write_trace
 
 # The arches the harness boots under QEMU; `--arch all` adds every modelled arch.
 QEMU_ARCHES = ("amd64", "arm64", "mips")
@@ -20,16 +22,6 @@ DEFAULT_PROFILE_BY_ARCH = {"amd64": SEED, "386": SEED, "mips": SEED, "arm64": CU
 
 def default_profile(arch: str) -> str:
     return DEFAULT_PROFILE_BY_ARCH.get(arch, SEED)
-
-
-@dataclass
-class ModelResult:
-    scenario: Scenario
-    arch: str
-    profile: str
-    records: list[Record]
-    mismatches: list[Mismatch] = field(default_factory=list)
-    trace_path: Path | None = None
 
 
 def model_trace(scenario: Scenario, arch: str, profile: str, agent_image: bytes | None = None,
@@ -50,16 +42,28 @@ def model_trace(scenario: Scenario, arch: str, profile: str, agent_image: bytes 
 
 def run_on_model(
     path: Path, arch: str, profile: str, outdir: Path | None = None, agent_image: bytes | None = None
-) -> ModelResult | None:
-    """Compile PATH for ARCH and run it; None when the scenario does not apply to this arch/profile."""
+) -> Verdict | None:
+    """Compile PATH for ARCH and run it; None when the scenario does not apply to this arch/profile.
+
+    The verdict is PASS when the model's trace meets the scenario's expectations,
+    MISMATCH (each one a line of ``detail``) when it does not."""
+    started = time.monotonic()
     scenario = compile_scenario(path, arch)
     if not scenario.runs_on(arch, profile):
         return None
     trace = model_trace(scenario, arch, profile, agent_image)
-    result = ModelResult(scenario, arch, profile, trace.records, check(scenario, trace.records, arch, profile))
+    mismatches = check(scenario, trace.records, arch, profile)
+    verdict = Verdict(scenario.name, arch, profile, Status.MISMATCH if mismatches else Status.PASS,
+                      summary=str(mismatches[0]) if mismatches else "",
+                      detail="\n".join(str(m) for m in mismatches), records=len(trace.records))
     if outdir is not None:
         dest = outdir / arch
-        dest.mkdir(parents=True, exist_ok=True)
-        result.trace_path = dest / f"{scenario.name}.model.jsonl"
-        write_trace(result.trace_path, trace)
-    return result
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(dest, e) from None
+        trace_path = dest / f"{scenario.name}.model.jsonl"
+        write_trace(trace_path, trace)
+        verdict.files["model"] = str(trace_path)
+    verdict.seconds = round(time.monotonic() - started, 3)
+    return verdict

@@ -1,6 +1,7 @@
 """`harness run`: scenarios through the model and the guest, normalised and diffed.
 
-One verdict per scenario: pass, diverged, guest-crash or infra-error.  Every
+One verdict per scenario: pass, diverged, guest-crash, boot-crash, infra-error
+or internal-error (an unexpected exception in the harness: never a pass).  Every
 artefact (both traces, the diff, the console log, the QEMU command line, a
 JSON summary) is written to the results directory as soon as it exists, so an
 interrupted run still leaves everything it got so far.
@@ -8,48 +9,40 @@ interrupted run still leaves everything it got so far.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import traceback
 from pathlib import Path
 
-from harness.errors import HarnessError, InfraError
+from harness.errors import BootCrash, HarnessError, InfraError
+from harness.report import text as rtext
+from harness.report.formats import diff_formats
+from harness.report.panic import crash_summary
+from harness.report.progress import Progress
+from harness.report.result import Status, Verdict
+from harness.report.results import ResultsDir
+from harness.run.backends import Backend, GuestRun, SessionFactory
+from harness.run.config import RunConfig
 from harness.run.modelrun import model_trace
-from harness.run.results import ResultsDir
-from harness.run.session import GuestRun, GuestSession
-from harness.run.verdict import Status, Verdict
 from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
 from harness.trace import frame as tframe
 from harness.trace import ktrace as tktrace
 from harness.trace.schema import KTRACE, Header, Trace, write_trace
 
-SessionFactory = Callable[[int, ResultsDir], GuestSession]
-
-
-@dataclass
-class RunConfig:
-    arch: str
-    profile: str
-    agent_image: bytes | None = None
-    scenario_timeout: float = 120.0
-    jobs: int = 1
-    symbolise: Callable[[int], str | None] | None = None  # panic pc -> "symbol+0xoff"
-    # what serves the guest's scratch directory (harness.model.fs): the QEMU
-    # guest's is the FAT delivery disk
-    scratch_server: str = "perm"
-    ktrace: bool = False  # the agent also sends the kernel's syscall trace (-t; harness.trace.ktrace)
+__all__ = ["RunConfig", "SessionFactory", "guest_trace", "judge", "run_scenarios"]
 
 
 def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trace, list[str]]:
     """Decode the agent's framed records; return the trace and any transport errors."""
-    records, transport_errors = tframe.decode_records(run.output)
+    records, transport_errors = tframe.decode_records(run.output, run.frame_key)
     records = [r for r in records if r.kind != KTRACE]  # the kernel's trace: save_ktrace
     header = Header(source="guest", scenario=scenario.name, arch=cfg.arch, profile=cfg.profile,
-                    meta={"status": run.status, "crash": run.crash})
+                    meta={"status": run.status, "crash": run.crash, "scenario_path": scenario.path,
+                          "scratch_server": cfg.scratch_server})
     return Trace(header, records), transport_errors
 
 
@@ -62,15 +55,15 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
     guest, transport = guest_trace(scenario, run, cfg)
     write_trace(results.path(f"{base}.guest.jsonl"), guest)
     files["guest"] = f"{base}.guest.jsonl"
+    results.path(f"{base}.console.txt").write_bytes(run.output)  # this scenario's console excerpt
+    files["console"] = f"{base}.console.txt"
     verdict = Verdict(scenario.name, cfg.arch, cfg.profile, Status.PASS, files=files)
     if cfg.ktrace:
         verdict.ktrace = save_ktrace(run, guest, results, base, files)
     if run.crash is not None:
-        where = ""
-        if run.panic_pc is not None and cfg.symbolise is not None:
-            where = f" at {cfg.symbolise(run.panic_pc) or hex(run.panic_pc)}"
         verdict.status = Status.GUEST_CRASH
-        verdict.summary = f"{run.crash}{where}" + (" (in a traced run, -t)" if cfg.ktrace else "")
+        verdict.summary = crash_summary(run.crash, run.panic_pc, cfg.symbolise) + (
+            " (in a traced run, -t)" if cfg.ktrace else "")
         verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
         return verdict
     if transport:
@@ -90,16 +83,15 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
         verdict.detail = run.output.decode("utf-8", "replace")[-2000:]
         return verdict
     result = tdiff.diff_traces(model, guest)
-    (results.path(f"{base}.diff.txt")).write_text(tdiff.render_text(result, color=False))
-    (results.path(f"{base}.diff.html")).write_text(tdiff.render_html(result))
-    files["diff"] = f"{base}.diff.txt"
-    files["diff_html"] = f"{base}.diff.html"
+    for fmt in diff_formats():  # ARCH/NAME.diff.txt, .diff.html, ... (harness.report.formats)
+        files[fmt.key] = f"{base}{fmt.suffix}"
+        results.write_text(files[fmt.key], fmt.render(result))
     if not result.identical:
         verdict.status = Status.DIVERGED
-        verdict.summary = tdiff.first_line(result)
+        verdict.summary = rtext.first_line(result)
         if verdict.ktrace and verdict.ktrace.get("perturbed"):
             verdict.summary += " (traced run: the kernel's trace formatter changed a call; see ktrace)"
-        verdict.detail = tdiff.render_text(result, color=False, summary=False)
+        verdict.detail = rtext.render_text(result, color=False, summary=False)
     return verdict
 
 
@@ -107,10 +99,10 @@ def save_ktrace(run: GuestRun, guest: Trace, results: ResultsDir, base: str,
                 files: dict[str, str]) -> dict[str, object]:
     """The kernel's syscall trace: BASE.ktrace.txt (raw), BASE.ktrace.json (parsed, and
     the cross-check with the agent's own records).  A note, never a verdict."""
-    records, _ = tframe.decode_records(run.output)
+    records, _ = tframe.decode_records(run.output, run.frame_key)
     ktrecs = [r for r in records if r.kind == KTRACE]
     items, _trunc, _errs = tktrace.texts_of(ktrecs)
-    results.path(f"{base}.ktrace.txt").write_text(tktrace.render(items))
+    results.write_text(f"{base}.ktrace.txt", tktrace.render(items))
     kt = tktrace.from_records(ktrecs)
     cc = tktrace.cross_check(guest.records, kt)
     if run.crash is not None:
@@ -118,7 +110,7 @@ def save_ktrace(run: GuestRun, guest: Trace, results: ResultsDir, base: str,
     else:
         line = cc.line() if kt.calls else "ktrace: no kernel trace records"
     summary: dict[str, object] = {"line": line, **cc.to_json(), "tracer_errors": kt.errors}
-    results.path(f"{base}.ktrace.json").write_text(json.dumps(
+    results.write_text(f"{base}.ktrace.json", json.dumps(
         {"crosscheck": summary, "calls": [c.to_json() for c in kt.calls]}, indent=1) + "\n")
     files["ktrace"] = f"{base}.ktrace.txt"
     files["ktrace_json"] = f"{base}.ktrace.json"
@@ -133,76 +125,176 @@ def _last_call(kt: tktrace.KTrace) -> str:
 
 
 def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,
-                  results: ResultsDir, progress: Callable[[Verdict], None] | None = None) -> list[Verdict]:
-    """Run SCENARIOS on cfg.jobs guests in parallel; verdicts in scenario order."""
-    todo: queue.Queue[tuple[int, Scenario]] = queue.Queue()
-    for i, sc in enumerate(scenarios):
-        todo.put((i, sc))
-    verdicts: dict[int, Verdict] = {}
-    lock = threading.Lock()
-    programs = {sc.name: sc.program.dumps() for sc in scenarios}
-    healthy = [max(1, cfg.jobs)]  # workers still able to run scenarios
+                  results: ResultsDir, progress: Progress | None = None) -> list[Verdict]:
+    """Run SCENARIOS on cfg.jobs guests in parallel; one verdict per scenario, in scenario order.
 
-    def record(i: int, v: Verdict) -> None:
-        with lock:
-            verdicts[i] = v
-            results.add(v)
-            if progress is not None:
-                progress(v)
+    Interrupted (KeyboardInterrupt, harness.interrupt), every machine is killed,
+    no verdict is recorded after that, and the exception goes on: the caller
+    writes the interrupted summary."""
+    return _Run(scenarios, cfg, factory, results, progress).go()
 
-    def lose_worker(why: str) -> None:
-        """A worker's machine is gone: its share goes to the healthy workers, and only
-        when none is left do the remaining scenarios fail as infrastructure errors."""
-        with lock:
-            healthy[0] -= 1
-            last = healthy[0] == 0
-        if last:
-            _drain_as_infra(todo, cfg, why, record)
 
-    def worker(n: int) -> None:
-        session: GuestSession | None = None
+class _Run:
+    def __init__(self, scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,
+                 results: ResultsDir, progress: Progress | None) -> None:
+        self.scenarios, self.cfg, self.factory, self.results, self.progress = scenarios, cfg, factory, results, progress
+        self.todo: queue.Queue[tuple[int, Scenario]] = queue.Queue()
+        for i, sc in enumerate(scenarios):
+            self.todo.put((i, sc))
+        self.verdicts: dict[int, Verdict] = {}
+        self.lock = threading.Lock()
+        self.programs = {sc.name: sc.program.dumps() for sc in scenarios}
+        self.healthy = max(1, cfg.jobs)  # workers still able to run scenarios
+        self.live: set[Backend] = set()
+        self.stopping = threading.Event()
+        self.write_error: OSError | None = None  # the results directory stopped taking writes
+
+    def go(self) -> list[Verdict]:
+        if self.results.run.scenarios is None:
+            self.results.run.scenarios = len(self.scenarios)  # fewer verdicts than this can never exit 0
+        if self.progress is not None:
+            self.progress.start(len(self.scenarios), max(1, self.cfg.jobs))
+        threads = [threading.Thread(target=self.worker, args=(n,), daemon=True) for n in range(max(1, self.cfg.jobs))]
         try:
-            session = factory(n, results)
-            session.deliver(programs)  # before boot: a delivery disk is attached at start
-            session.boot()
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except BaseException:
+            self.stop(threads)
+            raise
+        for i, sc in enumerate(self.scenarios):  # never lose one: a verdict for each
+            if i not in self.verdicts:
+                self.record(i, self.verdict(sc, Status.INTERNAL_ERROR, "no verdict: the worker running it ended"))
+        if self.write_error is None:
+            try:
+                self.results.finish()
+            except OSError as e:
+                self.write_error = e
+        if self.write_error is not None:
+            raise self.write_error
+        return [self.verdicts[i] for i in sorted(self.verdicts)]
+
+    def stop(self, threads: list[threading.Thread]) -> None:
+        """Interrupted: record nothing more, end every machine now, let the workers go."""
+        self.stopping.set()
+        with self.lock:
+            live = list(self.live)
+        for session in live:
+            with contextlib.suppress(BaseException):  # nothing may stop the others being killed
+                session.kill()
+        for t in threads:
+            t.join(5.0)
+
+    def verdict(self, sc: Scenario, status: Status, summary: str) -> Verdict:
+        return Verdict(sc.name, self.cfg.arch, self.cfg.profile, status, summary=summary)
+
+    def record(self, i: int, v: Verdict, worker: int = 0) -> None:
+        with self.lock:
+            if self.stopping.is_set() or i in self.verdicts:
+                return  # the machine was killed under it: not a verdict
+            self.verdicts[i] = v
+            try:
+                self.results.add(v)
+            except OSError as e:  # the disk is full: keep going, the end says so (runner)
+                self.write_error = self.write_error or e
+            if self.progress is not None:
+                self.progress.scenario_done(v.scenario, v, worker)
+
+    def internal(self, where: str, e: BaseException) -> str:
+        """An unexpected exception: its traceback into internal-errors.txt, one line back."""
+        with self.lock, contextlib.suppress(OSError), open(self.results.path("internal-errors.txt"), "a") as f:
+            f.write(f"--- {where}\n{''.join(traceback.format_exception(e))}\n")
+        return f"internal error ({where}): {type(e).__name__}: {e} (traceback in internal-errors.txt)"
+
+    def lose_worker(self, why: str, status: Status) -> None:
+        """A worker's machine is gone: its share goes to the healthy workers, and only
+        when none is left do the remaining scenarios get WHY as their verdict."""
+        with self.lock:
+            self.healthy -= 1
+            last = self.healthy == 0
+        while last:
+            try:
+                i, sc = self.todo.get_nowait()
+            except queue.Empty:
+                return
+            self.record(i, self.verdict(sc, status, why))
+
+    def start(self, n: int) -> Backend | None:
+        session: Backend | None = None
+        if self.progress is not None:
+            self.progress.worker(n, "booting")
+        try:
+            session = self.factory(n, self.results)
+            with self.lock:
+                self.live.add(session)
+            session.prepare(self.programs)  # before launch: a delivery disk is attached at start
+            if self.stopping.is_set():
+                raise InfraError("interrupted")
+            session.launch()
+            return session
+        except BootCrash as e:
+            self.lose_worker(str(e), Status.BOOT_CRASH)
         except HarnessError as e:
-            if session is not None:
-                session.close()
-            lose_worker(str(e))
+            self.lose_worker(str(e), Status.INFRA_ERROR)
+        except Exception as e:
+            self.lose_worker(self.internal(f"starting guest {n}", e), Status.INTERNAL_ERROR)
+        if session is not None:
+            self.end(session)
+        return None
+
+    def end(self, session: Backend) -> None:
+        with contextlib.suppress(Exception):
+            session.close()
+        with self.lock:
+            self.live.discard(session)
+
+    def worker(self, n: int) -> None:
+        session = self.start(n)
+        if session is None:
             return
         try:
-            while True:
+            while not self.stopping.is_set():
                 try:
-                    i, sc = todo.get_nowait()
+                    i, sc = self.todo.get_nowait()
                 except queue.Empty:
                     return
-                started = time.monotonic()
-                needs_recovery = False
-                try:
-                    run = session.run_program(sc.name, cfg.scenario_timeout)
-                    v = judge(sc, cfg, run, results)
-                    needs_recovery = run.crash is not None
-                except InfraError as e:
-                    v = Verdict(sc.name, cfg.arch, cfg.profile, Status.INFRA_ERROR, summary=str(e))
-                    needs_recovery = True
-                record(i, _timed(v, started))
-                if needs_recovery:
-                    try:
-                        session.recover()
-                    except HarnessError as e2:
-                        lose_worker(f"guest lost and not recoverable: {e2}")
-                        return
+                if not self.one(session, i, sc, n):
+                    return
         finally:
-            session.close()
+            self.end(session)
 
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(max(1, cfg.jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.2)
-    results.write_summary(finished=True)
-    return [verdicts[i] for i in sorted(verdicts)]
+    def one(self, session: Backend, i: int, sc: Scenario, n: int) -> bool:
+        """Run one scenario on SESSION (worker N); False when the machine is lost."""
+        started = time.monotonic()
+        if self.progress is not None:
+            self.progress.scenario_started(sc.name, n)
+        needs_recovery = True
+        try:
+            run = session.run_scenario(sc.name, self.cfg.scenario_timeout)
+            v = judge(sc, self.cfg, run, self.results)
+            needs_recovery = run.crash is not None
+        except InfraError as e:
+            v = self.verdict(sc, Status.INFRA_ERROR, str(e))
+        except OSError as e:  # a host resource (disk full, file limit): not the kernel, not a bug
+            v = self.verdict(sc, Status.INFRA_ERROR, f"host: {e}")
+        except Exception as e:
+            v = self.verdict(sc, Status.INTERNAL_ERROR, self.internal(f"scenario {sc.name}", e))
+        self.record(i, _timed(v, started), n)
+        if not needs_recovery or self.stopping.is_set():
+            return True
+        if self.progress is not None:
+            self.progress.worker(n, "recovering")
+        try:
+            session.restore()
+        except HarnessError as e:
+            self.lose_worker(f"guest lost and not recoverable: {e}", Status.INFRA_ERROR)
+            return False
+        except Exception as e:
+            self.lose_worker(self.internal("restoring the guest", e), Status.INTERNAL_ERROR)
+            return False
+        return True
 
 
 def _timed(v: Verdict, started: float) -> Verdict:
@@ -210,27 +302,28 @@ def _timed(v: Verdict, started: float) -> Verdict:
     return v
 
 
-def _drain_as_infra(todo: queue.Queue[tuple[int, Scenario]], cfg: RunConfig, why: str,
-                    record: Callable[[int, Verdict], None]) -> None:
-    while True:
-        try:
-            i, sc = todo.get_nowait()
-        except queue.Empty:
-            return
-        record(i, Verdict(sc.name, cfg.arch, cfg.profile, Status.INFRA_ERROR, summary=why))
-
-
 def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: str | None) -> Verdict:
-    """One scenario, one fresh machine: what the pytest plugin calls with --kernel."""
-    from harness.guest.build import resolve_agent
-    from harness.run.qemusession import check_kernel, qemu_session_factory
+    """One scenario, one fresh machine: what the pytest plugin calls with --kernel
+    (a real kernel, or a SIMULATED kernel file: harness/guest/simkernel.py)."""
+    from harness.guest.simkernel import is_simulated_kernel
+    from harness.guest.simkernel import load as load_simulated_kernel
+    from harness.run.backends import factory_for, get_backend
     from harness.scenario.compiler import compile_scenario
 
     sc = compile_scenario(path, arch)
-    check_kernel(arch, Path(kernel))
-    results = ResultsDir.create("results", f"pytest-{arch}")
-    agent_path = Path(agent) if agent else resolve_agent(arch, Path(kernel), None,
-                                                         results.path("agent-build", ".keep").parent)
-    cfg = RunConfig(arch=arch, profile=profile, agent_image=agent_path.read_bytes(), scratch_server="dossrv")
-    factory = qemu_session_factory(arch, Path(kernel), agent_path)
-    return run_scenarios([sc], cfg, factory, results)[0]
+    sim = load_simulated_kernel(kernel) if is_simulated_kernel(kernel) else None
+    cfg = RunConfig(arch=arch, profile=profile, backend="simulated" if sim else "qemu", kernel=Path(kernel),
+                    agent=Path(agent) if agent else None)
+    backend = get_backend(cfg.backend)
+    backend.check(cfg, [sc.name])
+    results = ResultsDir.create("results", f"pytest-{arch}{'-sim' if sim else ''}")
+    results.meta["scenarios"] = 1
+    if sim is not None:
+        results.meta.update({"kernel": str(sim.path), "simulated_kernel": sim.label, "simulated": True})
+    backend.setup(cfg, results, print)
+    if cfg.agent is not None:
+        cfg.agent_image = cfg.agent.read_bytes()
+    v = run_scenarios([sc], cfg, factory_for(cfg), results)[0]
+    if sim is not None:
+        v.summary = f"[{sim.label}] {v.summary}"  # the item's message says SIMULATED
+    return v

@@ -16,55 +16,47 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ProgramError, ScenarioError
-from harness.program import ADDRESS_BASES, HANDLER_MODES, PROBES, Arg, Program, Stmt
+from harness.ops import (
+    ADDRESS_BASES,
+    HANDLER_MODES,
+    OPERATIONS,
+    PREDEFINED_VARS,
+    PROBE_TABLE,
+    TOUCH_WORDS,
+    OpKind,
+)
+from harness.program import INT_MAX, INT_MIN, PROBES, Arg, Program, Stmt, fits64
 from harness.program import parse as parse_program
+from harness.scenario import cache
 from harness.scenario.constants import ALL as CONSTANTS
-from harness.scenario.loader import LineDict, LineList, load_yaml
+from harness.scenario.loader import (
+    LineDict,
+    LineList,
+    check_scenario_file,
+    load_yaml,
+    load_yaml_bytes,
+    read_scenario_text,
+)
 
-# Parameter types: flags, int, str, buf, addr, block, mode, strlist.
+# The scenario view of the catalogue: op -> [(parameter, type)], "?" marking an
+# optional one, in program order (harness/ops).
 SIGNATURES: dict[str, list[tuple[str, str]]] = {
-    "rfork": [("flags", "flags"), ("child", "block?")],
-    "exec": [("path", "str"), ("argv", "strlist"), ("then", "block")],
-    "exits": [("msg", "str")],
-    "await": [("buf", "buf"), ("n", "int")],
-    "_wait": [("buf", "buf")],
-    "errstr": [("buf", "buf"), ("n", "int")],
-    "_errstr": [("buf", "buf")],
-    "werrstr": [("msg", "str")],
-    "rendezvous": [("tag", "int"), ("value", "int")],
-    "semacquire": [("addr", "addr"), ("block", "int")],
-    "tsemacquire": [("addr", "addr"), ("ms", "int")],
-    "semrelease": [("addr", "addr"), ("delta", "int")],
-    "sleep": [("ms", "int")],
-    "alarm": [("ms", "int")],
-    "nsec": [],
-    "notify": [("handler", "mode")],
-    "noted": [("how", "int")],
-    "sysr1": [],
-    "brk": [("addr", "addr")],
-    "segbrk": [("seg", "addr"), ("to", "addr")],
-    "segattach": [("attr", "flags"), ("class", "str"), ("va", "addr"), ("len", "int")],
-    "segdetach": [("addr", "addr")],
-    "segfree": [("addr", "addr"), ("len", "int")],
-    "open": [("path", "str"), ("mode", "flags")],
-    "create": [("path", "str"), ("mode", "flags"), ("perm", "int")],
-    "close": [("fd", "int")],
-    "dup": [("old", "int"), ("new", "int")],
-    "pipe": [("fds", "buf")],
-    "read": [("fd", "int"), ("buf", "buf"), ("n", "int")],
-    "write": [("fd", "int"), ("buf", "buf"), ("n", "int")],
-    "seek": [("fd", "int"), ("offset", "int"), ("whence", "int")],
-    "remove": [("path", "str")],
-    "fd2path": [("fd", "int"), ("buf", "buf"), ("n", "int")],
-    "chdir": [("path", "str")],
-    "postnote": [("who", "int"), ("pid", "int"), ("msg", "str")],
-    "writefile": [("path", "str"), ("buf", "buf"), ("perm", "int?")],
-    "putenv": [("name", "str"), ("value", "str")],
+    o.name: [(p.name, p.ptype.value + ("?" if p.optional else "")) for p in o.params]
+    for o in OPERATIONS
+    if o.kind is not OpKind.PROBE and o.name != "touch"
 }
 # probe and touch have their own small grammars (see _compile_probe/_compile_touch).
 _VALUE_FORMS = {"addr", "repeat", "times", "text", "hex"}
 STEP_KEYS = ("expect", "as", "child", "then", "doc", "observed")
 TOP_KEYS = ("name", "covers", "description", "arches", "profiles", "buffers", "steps", "observed", "tags")
+
+# Bounds checked before anything is built, so hostile input costs nothing.
+BUFFER_MAX = 1 << 20  # a declared buffer
+STRING_MAX = 32 << 20  # one string argument: twice the largest USTKSIZE, enough to overflow any stack
+CONTENT_MAX = 64 << 20  # every buffer and string of one scenario together
+STEPS_MAX = 16384  # the agent's Maxstmts
+BUFFERS_MAX = 256  # the agent's Maxbufs
+DEPTH_MAX = 16  # child:/then: blocks inside each other
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INTSTR = re.compile(r"^[-+]?(0x[0-9a-fA-F]+|[0-9]+)$")
@@ -112,10 +104,13 @@ class _Compiler:
         self.step = 0
         self.blocks: dict[str, list[Stmt]] = {}
         self.buffers: dict[str, bytes] = {}
-        self.vars: set[str] = {"pid", "ppid"}
+        self.vars: set[str] = set(PREDEFINED_VARS)
         self.source_lines: dict[int, int] = {}
         self.expects: list[Expect] = []
         self.ops_used: set[str] = set()
+        self.content = 0  # bytes of buffers and strings built so far (CONTENT_MAX)
+        self.depth = 0  # blocks being compiled inside each other (DEPTH_MAX)
+        self.arch_used = False  # the program differs per arch (an aout: buffer)
 
     def fail(self, line: int, reason: str) -> ScenarioError:
         return ScenarioError(self.path, line, reason)
@@ -127,16 +122,31 @@ class _Compiler:
         if isinstance(spec, bool) or not isinstance(spec, int | dict):
             raise self.fail(line, f"buffer {name}: give a size or a mapping (size/text/hex/repeat/aout)")
         if isinstance(spec, int):
-            if not 0 < spec <= 1 << 20:
-                raise self.fail(line, f"buffer {name}: size must be 1..1048576")
-            return bytes(spec)
-        data = self._content(name, spec, line)
+            if not 0 < spec <= BUFFER_MAX:
+                raise self.fail(line, f"buffer {name}: size must be 1..{BUFFER_MAX}")
+            return self._spend(bytes(spec), line)
+        data = self._content(name, spec, line, BUFFER_MAX)
         size = spec.get("size", len(data))
-        if not isinstance(size, int) or size < len(data) or size > 1 << 20 or size == 0:
+        if not _is_count(size) or size < len(data) or size > BUFFER_MAX or size == 0:
             raise self.fail(line, f"buffer {name}: size must be at least its content and at most 1 MiB")
-        return data + bytes(size - len(data))
+        return data + self._spend(bytes(size - len(data)), line)
 
-    def _content(self, name: str, spec: dict[str, Any], line: int) -> bytes:
+    def _spend(self, data: bytes, line: int) -> bytes:
+        self._charge(len(data), line)
+        return data
+
+    def _charge(self, n: int, line: int) -> None:
+        self.content += n
+        if self.content > CONTENT_MAX:
+            raise self.fail(line, f"buffers and strings of this scenario exceed {CONTENT_MAX >> 20} MiB together")
+
+    def _content(self, name: str, spec: dict[str, Any], line: int, limit: int) -> bytes:
+        data = self._build(name, spec, line, limit)
+        if len(data) > limit:
+            raise self.fail(line, f"{name}: {len(data)} bytes, more than {limit}")
+        return self._spend(data, line)
+
+    def _build(self, name: str, spec: dict[str, Any], line: int, limit: int) -> bytes:
         known = {"size", "text", "hex", "repeat", "times", "aout", "pad"}
         unknown = set(spec) - known
         if unknown:
@@ -155,11 +165,17 @@ class _Compiler:
                 raise self.fail(line, f"buffer {name}: hex is not hex bytes") from None
         if "repeat" in spec:
             times = spec.get("times", 1)
-            if not isinstance(times, int) or times < 0:
+            if not _is_count(times):
                 raise self.fail(line, f"buffer {name}: times must be a count")
-            return str(spec["repeat"]).encode("utf-8") * times
+            unit = str(spec["repeat"]).encode("utf-8")
+            if len(unit) * times > limit:  # checked before the bytes are built
+                raise self.fail(line, f"{name}: repeat x times is {len(unit) * times} bytes, more than {limit}")
+            return unit * times
         if "aout" in spec:
-            return self._aout(name, spec["aout"], line) + bytes(int(spec.get("pad", 0)))
+            pad = spec.get("pad", 0)
+            if not _is_count(pad) or pad > limit:
+                raise self.fail(line, f"buffer {name}: pad must be a byte count 0..{limit}, not {pad!r}")
+            return self._aout(name, spec["aout"], line) + bytes(pad)
         return b""
 
     def _aout(self, name: str, spec: Any, line: int) -> bytes:
@@ -169,6 +185,7 @@ class _Compiler:
         from harness.model.arch import get_arch
 
         arch = get_arch(self.arch)
+        self.arch_used = True
         magic = spec.get("magic", "native")
         if magic == "native":
             magic = arch.magics[0]
@@ -198,10 +215,14 @@ class _Compiler:
         if isinstance(v, bool):
             raise self.fail(line, f"expected a number, got {v!r}")
         if isinstance(v, int):
+            if not INT_MIN <= v <= INT_MAX:
+                raise self.fail(line, f"{v} does not fit in 64 bits")
             return v
         if isinstance(v, str):
             s = v.strip()
             if _INTSTR.match(s):
+                if not fits64(s):
+                    raise self.fail(line, f"{_short(s)} does not fit in 64 bits")
                 return int(s, 16) if s.lstrip("+-").startswith("0x") else int(s, 10)
             if s in CONSTANTS:
                 return CONSTANTS[s]
@@ -234,12 +255,13 @@ class _Compiler:
             if v is None:
                 return [Arg("n", "")]
             if isinstance(v, dict):
-                return [Arg("s", self._content("string", v, line).decode("utf-8"))]
+                return [Arg("s", self._content("string", v, line, STRING_MAX).decode("utf-8"))]
             if not isinstance(v, str | int):
                 raise self.fail(line, f"expected a string, got {v!r}")
             text = str(v)
-            if any(c in text for c in "\n\0"):
+            if "\n" in text or "\0" in text:
                 raise self.fail(line, "strings may not hold newlines or NULs; use a buffer")
+            self._charge(len(text), line)  # aliases can repeat one long string
             return [Arg("s", text)]
         if typ == "buf":
             if v is None:
@@ -264,7 +286,11 @@ class _Compiler:
                 raise self.fail(line, "argv must be a list of strings (or null for a nil argv)")
             out: list[Arg] = []
             for item in v:
-                out += self.arg("str", item, line)
+                if type(item) is str and "\n" not in item and "\0" not in item:  # the common case, inline
+                    self._charge(len(item), line)
+                    out.append(Arg("s", item))
+                else:
+                    out += self.arg("str", item, line)
             return out
         raise AssertionError(typ)
 
@@ -295,10 +321,14 @@ class _Compiler:
     def block(self, name: str, steps: Any, line: int) -> str:
         if not isinstance(steps, list):
             raise self.fail(line, "a block is a list of steps")
+        if self.depth >= DEPTH_MAX:
+            raise self.fail(line, f"blocks nested more than {DEPTH_MAX} deep")
         stmts: list[Stmt] = []
         self.blocks[name] = stmts
+        self.depth += 1
         for item in steps:
             stmts.append(self.stmt(item, getattr(item, "line", line)))
+        self.depth -= 1
         return name
 
     def stmt(self, item: Any, line: int) -> Stmt:
@@ -308,6 +338,8 @@ class _Compiler:
         if len(ops) != 1:
             raise self.fail(line, f"a step names exactly one operation, found {ops or 'none'}")
         op = ops[0]
+        if self.step >= STEPS_MAX:
+            raise self.fail(line, f"more than {STEPS_MAX} steps (the agent's limit)")
         self.step += 1
         step = self.step
         self.source_lines[step] = line
@@ -353,53 +385,51 @@ class _Compiler:
 
     def _call(self, op: str, value: Any, item: dict[str, Any], line: int, step: int) -> list[Arg]:
         given = self._positional(op, value, line)
-        args: list[Arg] = []
+        parts: list[list[Arg]] = []  # per parameter, in program order
+        blocks: list[tuple[int, str, str]] = []
         for pname, ptype in SIGNATURES[op]:
+            parts.append([])
             if ptype.startswith("block"):
-                body = given.get(pname, item.get(pname))
-                if body is None:
-                    if ptype == "block":
-                        raise self.fail(line, f"{op} needs '{pname}:' (the steps to run after it succeeds)")
-                    continue
-                bname = f"b{step}"
-                self.block(bname, body, getattr(body, "line", line))
-                args.append(Arg("c", bname))
-                continue
-            if pname not in given:
-                if ptype.endswith("?"):
-                    continue
+                blocks.append((len(parts) - 1, pname, ptype))
+            elif pname in given:
+                parts[-1] = self.arg(ptype, given[pname], line)
+            elif not ptype.endswith("?"):
                 raise self.fail(line, f"{op}: missing argument {pname!r}")
-            args += self.arg(ptype, given[pname], line)
-        if op == "exec":  # program order: PATH c:BLOCK ARGV...
-            path, argv, cont = args[0], args[1:-1], args[-1]
-            args = [path, cont, *argv]
-        return args
+        # blocks compile after the call's own arguments: their steps come later
+        for i, pname, ptype in blocks:
+            body = given.get(pname, item.get(pname))
+            if body is None:
+                if ptype == "block":
+                    raise self.fail(line, f"{op} needs '{pname}:' (the steps to run after it succeeds)")
+                continue
+            bname = f"b{step}"
+            self.block(bname, body, getattr(body, "line", line))
+            parts[i] = [Arg("c", bname)]
+        return [a for part in parts for a in part]
 
     def _probe(self, value: Any, line: int) -> list[Arg]:
+        """``probe: NAME`` or ``probe: [NAME, ARG...]``, the arguments of PROBE_TABLE[NAME]."""
         vals = value if isinstance(value, list) else [value]
         what = vals[0] if vals else None
-        if what not in PROBES:
+        if not isinstance(what, str) or what not in PROBE_TABLE:
             raise self.fail(line, f"probe: one of {', '.join(PROBES)}")
-        args = [Arg("w", str(what))]
-        rest = vals[1:]
-        if what == "fds":
-            args += self.arg("int", rest[0] if rest else 16, line)
-        elif what == "buf":
-            if not rest:
-                raise self.fail(line, "probe: [buf, NAME] needs a buffer name")
-            args += self.arg("buf", rest[0], line)
-            if len(rest) > 1:
-                args += self.arg("int", rest[1], line)
-        elif what == "env":
-            if not rest:
-                raise self.fail(line, "probe: [env, NAME] needs a variable name")
-            args += self.arg("str", rest[0], line)
-        elif rest:
-            raise self.fail(line, f"probe {what} takes no arguments")
+        spec, rest = PROBE_TABLE[what], vals[1:]
+        if len(rest) > len(spec.params):
+            if not spec.params:
+                raise self.fail(line, f"probe {what} takes no arguments")
+            raise self.fail(line, f"probe {what} takes at most {len(spec.params)} argument(s)")
+        args = [Arg("w", what)]
+        for i, p in enumerate(spec.params):
+            if i < len(rest):
+                args += self.arg(p.ptype.value, rest[i], line)
+            elif p.name in spec.defaults:
+                args += self.arg(p.ptype.value, spec.defaults[p.name], line)
+            elif not p.optional:
+                raise self.fail(line, f"probe: [{what}, {p.name.upper()}] needs {p.doc}")
         return args
 
     def _touch(self, value: Any, line: int) -> list[Arg]:
-        if not isinstance(value, list) or len(value) not in (2, 3) or value[0] not in ("r", "w"):
+        if not isinstance(value, list) or len(value) not in (2, 3) or value[0] not in TOUCH_WORDS:
             raise self.fail(line, "touch: [r, ADDR] or [w, ADDR, VALUE]")
         if value[0] == "r" and len(value) != 2 or value[0] == "w" and len(value) != 3:
             raise self.fail(line, "touch: [r, ADDR] or [w, ADDR, VALUE]")
@@ -424,17 +454,37 @@ class _Compiler:
         return exp
 
 
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
 def compile_scenario(path: str | Path, arch: str = "amd64") -> Scenario:
-    """Load and compile one scenario file for ARCH (addresses of a.out headers differ per arch)."""
+    """Load and compile one scenario file for ARCH (addresses of a.out headers differ
+    per arch).  Compiled once per file content (harness.scenario.cache): the result
+    is shared, do not mutate it."""
     path = str(path)
-    doc = load_yaml(path)
-    return compile_document(doc, path, arch)
+    data = read_scenario_text(path)
+    key = cache.content_key(path, data)
+    hit = cache.lookup(key, arch)
+    if isinstance(hit, Scenario):  # anything else (an entry from an older Scenario class) is a miss
+        return hit
+    c = _Compiler(path, arch)
+    sc = _compile(c, load_yaml_bytes(data, path), path)
+    cache.store(key, arch, sc, c.arch_used)
+    return sc
 
 
 def compile_document(doc: Any, path: str, arch: str = "amd64") -> Scenario:
+    return _compile(_Compiler(path, arch), doc, path)
+
+
+def _compile(c: _Compiler, doc: Any, path: str) -> Scenario:
     if not isinstance(doc, LineDict):
         raise ScenarioError(path, 1, "a scenario is a mapping with at least 'covers' and 'steps'")
-    c = _Compiler(path, arch)
     unknown = set(doc) - set(TOP_KEYS)
     if unknown:
         raise c.fail(doc.line, f"unknown top-level key(s) {sorted(unknown)}; known: {', '.join(TOP_KEYS)}")
@@ -447,6 +497,8 @@ def compile_document(doc: Any, path: str, arch: str = "amd64") -> Scenario:
     buffers = doc.get("buffers") or {}
     if not isinstance(buffers, dict):
         raise c.fail(doc.line, "buffers: a mapping NAME: SIZE or NAME: {text|hex|repeat|aout: ...}")
+    if len(buffers) > BUFFERS_MAX:
+        raise c.fail(doc.line, f"more than {BUFFERS_MAX} buffers (the agent's limit)")
     for bname, spec in buffers.items():
         c.buffers[bname] = c.buffer(bname, spec, getattr(buffers, "line", doc.line))
     steps = doc.get("steps")
@@ -483,8 +535,12 @@ def find_scenarios(paths: list[str] | None = None, syscall: str | None = None) -
     files: list[Path] = []
     for root in roots:
         if root.is_dir():
-            files += sorted(root.rglob("*.yaml"))
-        elif root.is_file():
+            found = sorted(root.rglob("*.yaml"))
+            for f in found:  # a FIFO or a symlink loop named *.yaml: refused before anything reads it
+                check_scenario_file(f)
+            files += found
+        elif root.exists() or root.is_symlink():
+            check_scenario_file(root)
             files.append(root)
         else:
             raise InputError(f"{root}: no such scenario file or directory")

@@ -18,6 +18,8 @@ from typing import Any
 from harness.scenario.compiler import Scenario
 from harness.trace.schema import Record
 
+STEP_LIMIT_HUNG = "step-limit"  # out.hung of a run the model cut short (harness/model/agent.py)
+
 _RET_OPS = {
     ">0": lambda v: v > 0,
     ">=0": lambda v: v >= 0,
@@ -79,6 +81,13 @@ def check(scenario: Scenario, records: list[Record], arch: str, profile: str) ->
         if r.kind not in ("start", "note"):
             by_step.setdefault(r.step, []).append(r)
     out: list[Mismatch] = []
+    for r in records:
+        # The model gave up (machine.py STEP_LIMIT): what it recorded is not a
+        # verdict, so the scenario cannot pass, whatever it expects.
+        if r.out.get("hung") == STEP_LIMIT_HUNG:
+            line = scenario.source_lines.get(r.step, 0)
+            out.append(Mismatch(scenario.name, r.step, line, "run", "an end", "the model's step limit"))
+            break
     for exp in scenario.expects:
         wanted = exp.for_run(arch, profile)
         recs = by_step.get(exp.step, [])

@@ -13,20 +13,19 @@ field: step, kind, op, args, ret, err and each ``out`` key.  Masked fields
 are never compared.  Divergences are ordered by scenario step, then process
 (main, then sN by N), then record number: the first one is the earliest step
 of the scenario where the two sides disagree.
+
+This module is data only: the text and HTML renderings of a ``DiffResult``
+are in ``harness.report.text`` and ``harness.report.html``.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
-from harness.trace.normalise import RULES, NormalisedTrace, NRecord, normalise, proc_order
+from harness.trace.normalise import NormalisedTrace, NRecord, normalise, proc_order
 from harness.trace.schema import Header, Record, Trace
 
 FIELD = "field"
@@ -198,16 +197,18 @@ def _is_masked(path: str, masked: set[str]) -> bool:
 
 def _value(rec: Record, path: str) -> Any:
     if path.startswith("out."):
-        return rec.out.get(path[4:], _ABSENT)
+        return rec.out.get(path[4:], ABSENT)
     return getattr(rec, path)
 
 
 class _Absent:
+    """A field one side of a pair does not have (an ``out`` key)."""
+
     def __repr__(self) -> str:
         return "<absent>"
 
 
-_ABSENT = _Absent()
+ABSENT = _Absent()
 
 
 def _compare(proc: str, index: int, pair: Pair) -> list[Divergence]:
@@ -250,155 +251,3 @@ def _count_rules(result: DiffResult, *traces: NormalisedTrace) -> None:
                 for rule in rules:
                     d = result.rewritten.setdefault(rule, {})
                     d[path] = d.get(path, 0) + 1
-
-
-# -- text rendering -----------------------------------------------------------
-
-
-def fmt_value(v: Any, limit: int = 300) -> str:
-    if v is _ABSENT:
-        return "<absent>"
-    text = v if isinstance(v, str) and v.startswith("<") and v.endswith(">") else json.dumps(v, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def fmt_record(r: Record, limit: int = 160) -> str:
-    parts = [f"{r.proc}#{r.seq}", f"step {r.step}", r.kind, r.op, *r.args]
-    res = []
-    if r.ret is not None:
-        res.append(f"ret={fmt_value(r.ret, 60)}")
-    if r.err is not None:
-        res.append(f"err={fmt_value(r.err, 60)}")
-    res += [f"{k}={fmt_value(v, 60)}" for k, v in sorted(r.out.items())]
-    text = " ".join(parts) + (" -> " + " ".join(res) if res else "")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def first_line(result: DiffResult) -> str:
-    """One line: the first divergence, or 'identical'."""
-    d = result.first
-    if d is None:
-        return "identical"
-    if d.kind == MISSING:
-        return f"{d.where}: record missing in {result.b_label}"
-    if d.kind == EXTRA:
-        return f"{d.where}: extra record in {result.b_label}"
-    return f"{d.where}: {d.field}: {result.a_label} {fmt_value(d.a, 80)}, {result.b_label} {fmt_value(d.b, 80)}"
-
-
-def describe_header(h: Header | None) -> str:
-    if h is None:
-        return ""
-    return f"{h.source} {h.scenario} ({h.arch}, {h.profile})"
-
-
-def render_text(result: DiffResult, color: bool | None = False, summary: bool = True, context: int = 3) -> str:
-    """The diff for a terminal; COLOR None means: when stdout is a tty."""
-    if color is None:
-        color = sys.stdout.isatty()
-    use = bool(color)
-
-    def st(text: str, **kw: Any) -> str:
-        return click.style(text, **kw) if use else text
-
-    la, lb = result.a_label, result.b_label
-    lines = [st(f"--- {la}: {describe_header(result.a_header)}", fg="red"),
-             st(f"+++ {lb}: {describe_header(result.b_header)}", fg="green")]
-    lines += [st(f"note: {n}", fg="yellow") for n in result.notes]
-    nrec = sum(len(p) for p in result.aligned.values())
-    if result.identical:
-        lines.append(st(f"identical: {nrec} records in {len(result.aligned)} processes", fg="green", bold=True))
-    else:
-        c = result.counts()
-        lines.append(st(f"DIVERGED: {plural(len(result.divergences), 'difference')} ({c[FIELD]} in fields, "
-                        f"{c[MISSING]} records missing in {lb}, {c[EXTRA]} extra in {lb})", fg="red", bold=True))
-        lines += _first_block(result, st, context)
-        if summary:
-            lines += _all_block(result, st)
-    if summary:
-        lines += _rules_block(result, st)
-    return "\n".join(lines) + "\n"
-
-
-def _first_block(result: DiffResult, st: Any, context: int) -> list[str]:
-    d = result.first
-    assert d is not None
-    la, lb = result.a_label, result.b_label
-    lines = ["", st("first divergence: ", bold=True) + d.where + (f", field {d.field}" if d.field else "")]
-    if d.kind == FIELD:
-        lines.append(st(f"  {la}: {fmt_value(d.a)}", fg="red"))
-        lines.append(st(f"  {lb}: {fmt_value(d.b)}", fg="green"))
-        if d.raw_a != d.a or d.raw_b != d.b:
-            lines.append(f"  (before normalisation: {la} {fmt_value(d.raw_a, 120)}, {lb} {fmt_value(d.raw_b, 120)})")
-    else:
-        side = la if d.kind == MISSING else lb
-        other = lb if d.kind == MISSING else la
-        pair = result.aligned[d.proc][d.index]
-        lines.append(st(f"  only in {side}: {fmt_record(pair.any.record)}", fg="red" if d.kind == MISSING else "green"))
-        lines.append(f"  ({other} has no such record)")
-    ctx = result.context(context)
-    if ctx:
-        lines.append(f"context (process {d.proc}, {plural(len(ctx), 'record')} before it):")
-        for p in ctx:
-            lines += _pair_lines(p, la, lb, st)
-    pair = result.aligned[d.proc][d.index]
-    lines.append(st("> ", bold=True) + "here:")
-    lines += _pair_lines(pair, la, lb, st)
-    return lines
-
-
-def _pair_lines(p: Pair, la: str, lb: str, st: Any) -> list[str]:
-    if p.a is not None and p.b is not None and p.a.record == p.b.record:
-        return [f"    {fmt_record(p.a.record)}"]
-    out = []
-    if p.a is not None:
-        out.append(st(f"  - {fmt_record(p.a.record)}", fg="red") + f"  [{la}]")
-    if p.b is not None:
-        out.append(st(f"  + {fmt_record(p.b.record)}", fg="green") + f"  [{lb}]")
-    return out
-
-
-def _all_block(result: DiffResult, st: Any) -> list[str]:
-    lines = ["", st(f"all divergences ({len(result.divergences)}):", bold=True)]
-    for n, d in enumerate(result.divergences, 1):
-        lines.append(f"  {n}. {divergence_line(result, d)}")
-    return lines
-
-
-def divergence_line(result: DiffResult, d: Divergence) -> str:
-    if d.kind == FIELD:
-        return f"{d.where}: {d.field}: {result.a_label} {fmt_value(d.a, 80)} | {result.b_label} {fmt_value(d.b, 80)}"
-    pair = result.aligned[d.proc][d.index]
-    where = f"missing in {result.b_label}" if d.kind == MISSING else f"extra in {result.b_label}"
-    return f"{d.where}: {where}: {fmt_record(pair.any.record, 100)}"
-
-
-def rule_lines(result: DiffResult) -> list[tuple[str, str, str]]:
-    """(rule, its summary, what it did here) for every rule."""
-    out = []
-    for rule in RULES:
-        did = []
-        for what, table in (("masked", result.masked), ("rewrote", result.rewritten)):
-            paths = table.get(rule.name, {})
-            if paths:
-                did.append(f"{what} " + ", ".join(f"{p} x{c}" for p, c in sorted(paths.items())))
-        out.append((rule.name, rule.summary, "; ".join(did) or "not used"))
-    return out
-
-
-def _rules_block(result: DiffResult, st: Any) -> list[str]:
-    lines = ["", st("normalisation (not compared where masked):", bold=True)]
-    for name, summary, did in rule_lines(result):
-        lines.append(f"  {name}: {summary}")
-        lines.append(st(f"      {did}", dim=True))
-    return lines
-
-
-def render_html(result: DiffResult, context: int = 3) -> str:
-    from harness.trace.html import render_html as _render
-
-    return _render(result, context)

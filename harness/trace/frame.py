@@ -35,6 +35,7 @@ One frame is one line, written by the agent with ONE ``write()`` call::
            XOR 0xFFFFFFFF; ``crc("123456789") = cbf43926``) of every byte
            after SOH up to and including the last payload byte, i.e. of
            ``NH1 PROC SEQ LEN PAYLOAD`` - the header is covered too
+           - and, when the run has a frame key, the key's bytes first (below)
 ``STX``    the byte 0x02 (end marker)
 ``LF``     0x0a.  The console may turn it into CR LF or CR CR LF; the
            decoder swallows CRs and one LF after a frame.
@@ -51,6 +52,22 @@ In Plan 9 C (sketch; ``crc32`` is the usual 256-entry table loop)::
     crc = crc32(buf+1, n-1);
     n += snprint(buf+n, sizeof buf-n, " %.8lux\002\n", crc);
     write(1, buf, n);
+
+The frame key
+=============
+
+A scenario can write anything to fd 1, which is the same console: a buffer
+holding a well-formed frame would otherwise read as a record.  So each agent
+run gets a secret *frame key* on its command line (``-k KEY``, fresh random
+hex per run, never part of any scenario or program): the CRC is then computed
+over ``KEY`` followed by the bytes above, i.e. ``crc32(KEY + "NH1 ..." )``.
+The key itself is never written.  Scenario data, fixed before the key exists,
+cannot carry a CRC that verifies under it; a scenario cannot compute one at
+run time either (programs have no arithmetic over buffers).  The decoder
+given the key treats a frame whose CRC verifies only without the key as what
+it is, console text written by the scenario (counted as ``foreign``), and a
+frame verifying under neither as a damaged frame.  With no key (``""``) the
+CRC is the plain CRC-32 of version 1, so key-less streams decode as before.
 
 Decoding rules (``FrameDecoder``)
 =================================
@@ -139,20 +156,24 @@ REPAIR_MAX_CANDIDATES = 50_000
 REPAIR_MAX_WORK = 128 << 20
 
 
-def crc32(data: bytes) -> int:
-    """CRC-32/IEEE, as the agent computes it."""
-    return zlib.crc32(data) & 0xFFFFFFFF
+def crc32(data: bytes, key: bytes = b"") -> int:
+    """CRC-32/IEEE of KEY + DATA, as the agent computes it."""
+    return zlib.crc32(data, zlib.crc32(key)) & 0xFFFFFFFF
+
+
+def _key(key: str | bytes) -> bytes:
+    return key.encode("ascii") if isinstance(key, str) else key
 
 
 @overload
-def encode(seq: Record) -> bytes: ...
+def encode(seq: Record, *, key: str | bytes = "") -> bytes: ...
 @overload
-def encode(seq: int, payload: str, proc: str = "main") -> bytes: ...
-def encode(seq: int | Record, payload: str | None = None, proc: str = "main") -> bytes:
+def encode(seq: int, payload: str, proc: str = "main", *, key: str | bytes = "") -> bytes: ...
+def encode(seq: int | Record, payload: str | None = None, proc: str = "main", *, key: str | bytes = "") -> bytes:
     """One frame.  ``encode(record)`` frames a record with its own proc and seq."""
     if isinstance(seq, Record):
         rec = seq
-        return encode(rec.seq, record_payload(rec), rec.proc)
+        return encode(rec.seq, record_payload(rec), rec.proc, key=key)
     if payload is None:
         raise TypeError("encode(seq, payload, proc): payload missing")
     if not _PROC_RE.match(proc):
@@ -163,7 +184,7 @@ def encode(seq: int | Record, payload: str | None = None, proc: str = "main") ->
     if not data or len(data) > MAX_PAYLOAD or any(b < 0x20 or b > 0x7E for b in data):
         raise ValueError("frame payload must be 1..1000000 printable ASCII bytes")
     body = b"NH1 %s %d %d %s" % (proc.encode(), seq, len(data), data)
-    return b"\x01" + body + b" %08x" % crc32(body) + EOM + b"\n"
+    return b"\x01" + body + b" %08x" % crc32(body, _key(key)) + EOM + b"\n"
 
 
 def record_payload(rec: Record) -> str:
@@ -231,6 +252,8 @@ class FrameDecoder:
     """Incremental decoder: ``feed(chunk)`` any byte chunks, then ``finish()``."""
 
     expect_start_at_zero: bool = True
+    key: bytes = b""  # the run's frame key: frames whose CRC verifies only without it are text
+    foreign: list[int] = field(default_factory=list)  # offsets of such frames (a scenario's own output)
     _buf: bytearray = field(default_factory=bytearray)
     _base: int = 0  # stream offset of _buf[0]
     _after_frame: bool = False  # swallow the CR/LF that ends a frame
@@ -337,7 +360,7 @@ class FrameDecoder:
             return self._give_up(out)  # too much in it to be one frame and a few kernel prints
         if stop == stx:
             span = bytes(buf[: stx + 1])
-            fixed = _repair(span) if self._lines else None  # no LF: nothing was inserted
+            fixed = _repair(span, self.key) if self._lines else None  # no LF: nothing was inserted
             if fixed is None:
                 return self._give_up(out)
             self._repaired(out, span, *fixed)
@@ -394,7 +417,12 @@ class FrameDecoder:
         if any(b < 0x20 or b > 0x7E for b in payload):
             return self._broken(BAD_PAYLOAD, f"frame {proc}:{seq}: payload holds a non-printable byte", end)
         want = int(trailer[1:9], 16)
-        got = crc32(bytes(buf[1 : p0 + length]))
+        got = crc32(bytes(buf[1 : p0 + length]), self.key)
+        if want != got and self.key and crc32(bytes(buf[1 : p0 + length])) == want:
+            self.foreign.append(self._base)  # well formed, but not from this run's agent
+            out.append(self._text(end))
+            self._after_frame = True
+            return "frame"
         if want != got:
             return self._broken(BAD_CHECKSUM, f"frame {proc}:{seq}: checksum {got:08x}, frame says {want:08x}", end)
         offset = self._base
@@ -445,7 +473,7 @@ class _Budget:
             raise _Exhausted
 
 
-def parse_frame(data: bytes) -> _Parsed | None:
+def parse_frame(data: bytes, key: bytes = b"") -> _Parsed | None:
     """DATA (SOH..STX, no line end) as exactly one valid frame: (proc, seq, payload), else None."""
     if not data.startswith(SOM):
         return None
@@ -458,7 +486,7 @@ def parse_frame(data: bytes) -> _Parsed | None:
     t = p0 + length
     if data[t : t + 1] != b" " or not data.endswith(EOM) or not _CRC_RE.fullmatch(data, t + 1, t + 9):
         return None
-    if crc32(data[1:t]) != int(data[t + 1 : t + 9], 16) or not _PRINTABLE_RE.fullmatch(data, p0, t):
+    if crc32(data[1:t], key) != int(data[t + 1 : t + 9], 16) or not _PRINTABLE_RE.fullmatch(data, p0, t):
         return None
     return m.group(1).decode(), int(m.group(2)), data[p0:t]
 
@@ -477,7 +505,7 @@ def _frame_length(head: bytes) -> int | None:
     return None
 
 
-def _repair(span: bytes) -> tuple[_Parsed, list[tuple[int, int]]] | None:
+def _repair(span: bytes, key: bytes = b"") -> tuple[_Parsed, list[tuple[int, int]]] | None:
     """The frame in SPAN once inserted console text is cut out, and the cuts (start, end)."""
     if not span.startswith(b"\x01") or not span.endswith(EOM) or len(span) > REPAIR_MAX_SPAN:
         return None
@@ -487,13 +515,13 @@ def _repair(span: bytes) -> tuple[_Parsed, list[tuple[int, int]]] | None:
     if not lfs or len(lfs) > REPAIR_MAX_LINES:
         return None
     try:
-        return _walk(span, lfs, 0, [], b"", None, _Budget())
+        return _walk(span, lfs, 0, [], b"", None, _Budget(), key)
     except _Exhausted:
         return None
 
 
 def _walk(span: bytes, lfs: list[int], m: int, kept: list[tuple[int, int]], head: bytes, want: int | None,
-          budget: _Budget) -> tuple[_Parsed, list[tuple[int, int]]] | None:
+          budget: _Budget, key: bytes = b"") -> tuple[_Parsed, list[tuple[int, int]]] | None:
     """Choose where the cut ending at LF number M starts; KEPT holds the kept ranges so far.
 
     HEAD is the start of the kept bytes (up to _HEAD of them), WANT the frame
@@ -509,7 +537,7 @@ def _walk(span: bytes, lfs: list[int], m: int, kept: list[tuple[int, int]], head
             return None
         pieces = [*kept, (start, len(span))]
         budget.spend(total)
-        parsed = parse_frame(b"".join(span[a:b] for a, b in pieces))
+        parsed = parse_frame(b"".join(span[a:b] for a, b in pieces), key)
         if parsed is None:
             return None
         return parsed, [(pieces[i][1], lfs[i] + 1) for i in range(len(lfs))]
@@ -538,19 +566,20 @@ def _walk(span: bytes, lfs: list[int], m: int, kept: list[tuple[int, int]], head
     for i in chain(starts, range(min(known, hi + 1) - 1, lo - 1, -1)):
         budget.spend(0)
         new_head = head + span[start : min(i, start + _HEAD - len(head))]
-        found = _walk(span, lfs, m + 1, [*kept, (start, i)], new_head, decided if i >= known else None, budget)
+        found = _walk(span, lfs, m + 1, [*kept, (start, i)], new_head, decided if i >= known else None, budget,
+                      key)
         if found is not None:
             return found
     return None
 
 
-def repair_frame(span: bytes) -> tuple[bytes, bytes] | None:
+def repair_frame(span: bytes, key: str | bytes = "") -> tuple[bytes, bytes] | None:
     """Recover a frame (SOH..STX) broken by console lines inserted into it.
 
     Returns (the frame, the removed console text), or None when no cut leaves
     a frame whose length and CRC-32 verify.
     """
-    fixed = _repair(span)
+    fixed = _repair(span, _key(key))
     if fixed is None:
         return None
     keep, pos = bytearray(), 0
@@ -562,9 +591,10 @@ def repair_frame(span: bytes) -> tuple[bytes, bytes] | None:
     return bytes(keep + span[pos:]), bytes(removed)
 
 
-def decode_events(data: bytes | Iterable[bytes]) -> list[Event]:
+def decode_events(data: bytes | Iterable[bytes], key: str | bytes = "",
+                  decoder: FrameDecoder | None = None) -> list[Event]:
     """All events of a complete stream (bytes, or an iterable of chunks)."""
-    dec = FrameDecoder()
+    dec = decoder if decoder is not None else FrameDecoder(key=_key(key))
     chunks = [data] if isinstance(data, bytes | bytearray) else data
     out: list[Event] = []
     for chunk in chunks:
@@ -578,13 +608,15 @@ class Decoded:
     errors: list[TransportError]
     text: bytes  # the console output that was not frames (including text cut out of repaired frames)
     repaired: list[Repaired] = field(default_factory=list)  # for the log; their records are in records
+    foreign: int = 0  # well-formed frames not written with the run's key: console text (a scenario's output)
 
 
-def decode_stream(data: bytes | Iterable[bytes]) -> Decoded:
+def decode_stream(data: bytes | Iterable[bytes], key: str | bytes = "") -> Decoded:
     """Frames -> records; payloads that are not records become ``bad-record`` errors."""
     d = Decoded([], [], b"")
     text = bytearray()
-    for ev in decode_events(data):
+    dec = FrameDecoder(key=_key(key))
+    for ev in decode_events(data, decoder=dec):
         if isinstance(ev, Text):
             text += ev.data
         elif isinstance(ev, TransportError):
@@ -599,12 +631,13 @@ def decode_stream(data: bytes | Iterable[bytes]) -> Decoded:
             else:
                 d.errors.append(rec_or_err)
     d.text = bytes(text)
+    d.foreign = len(dec.foreign)
     return d
 
 
-def decode_records(data: bytes | Iterable[bytes]) -> tuple[list[Record], list[str]]:
+def decode_records(data: bytes | Iterable[bytes], key: str | bytes = "") -> tuple[list[Record], list[str]]:
     """The records of a console stream (repaired frames included) and its transport errors as strings."""
-    d = decode_stream(data)
+    d = decode_stream(data, key)
     return d.records, [str(e) for e in d.errors]
 
 

@@ -35,6 +35,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.ops import op_syscalls
 from harness.trace.schema import CALL, KTRACE, NOTE, START, Record
 
 # sysctab names (port/systab.h) the entry parser accepts.
@@ -53,17 +54,10 @@ POINTER_RETURNS = frozenset(("Exec", "Segbrk", "Segattach", "Rendez"))
 # (-1) is printed as if it succeeded: data, ' = -1' and '""', no errstr.
 NO_ERRSTR_ON_FAILURE = frozenset(("Await", "Errstr", "_errstr", "Fd2path", "Pread", "_read"))
 
-# The agent's program operations that are one system call of this name.
-# werrstr, postnote (open+write+close) and the probes/actions are not.
-OP_SYSCALLS: dict[str, str] = {
-    "rfork": "Rfork", "exec": "Exec", "exits": "Exits", "await": "Await", "errstr": "Errstr",
-    "_errstr": "_errstr", "_wait": "_wait", "rendezvous": "Rendez", "semacquire": "Semacquire", "tsemacquire": "Tsemacquire",
-    "semrelease": "Semrelease", "sleep": "Sleep", "alarm": "Alarm", "nsec": "_nsec", "notify": "Notify",
-    "noted": "Noted", "sysr1": "Running", "brk": "Brk", "segbrk": "Segbrk", "segattach": "Segattach",
-    "segdetach": "Segdetach", "segfree": "Segfree", "open": "Open", "create": "Create", "close": "Close",
-    "dup": "Dup", "pipe": "Pipe", "read": "Pread", "write": "Pwrite", "seek": "Seek", "remove": "Remove",
-    "fd2path": "Fd2path", "chdir": "Chdir",
-}
+# The agent's program operations that are one system call of this name
+# (the catalogue's ``Op.syscall``); werrstr, postnote (open+write+close) and
+# the probes/actions are not.
+OP_SYSCALLS: dict[str, str] = op_syscalls()
 
 _ENTRY_RE = re.compile(r"^(\d+) (.*?) ?(\S+) ([0-9a-fA-F]+)(?: (.*))?$", re.S)
 _RET_RE = re.compile(r"^(?P<data>.*?) ?= (?P<ret>-?0x[0-9a-fA-F]+|-?\d+) (?P<err>.*) (?P<start>\d+) (?P<stop>\d+)\n?$",

@@ -58,6 +58,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.ops import Ret, ops_returning
 from harness.trace.schema import PROBE, START, Header, Record
 
 MASK = "<masked>"
@@ -66,9 +67,9 @@ UNKNOWN_PID = "<pid:?>"
 
 TIME_KEYS = frozenset({"nsec", "elapsed", "time", "times"})
 PID_KEYS = frozenset({"pid", "ppid", "cpid"})
-PID_RET_OPS = frozenset({"rfork", "_wait"})  # calls that return a pid
+PID_RET_OPS = ops_returning(Ret.PID)  # calls that return a pid (rfork, _wait)
 ADDRESS_KEYS = frozenset({"addr", "va", "brk"})
-ADDRESS_RET_OPS = frozenset({"segattach"})
+ADDRESS_RET_OPS = ops_returning(Ret.ADDRESS)  # an address the kernel chose (segattach)
 RELATIVE_SEGMENTS = frozenset({"Text", "Data", "Bss"})
 AWAIT_TEXT_KEYS = ("str", "text")  # out key of await's message (the model's is str)
 MARKER = "~"  # nondet entries naming a pattern rule, not a field

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import TraceError
+from harness.files import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -161,13 +162,9 @@ def dumps_records(records: Iterable[Record]) -> str:
 
 
 def write_trace(path: str | Path, trace: Trace) -> None:
-    """Write atomically-enough: to a sibling temp file, then rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(json.dumps(trace.header.to_json(), sort_keys=True) + "\n")
-        f.write(dumps_records(trace.records))
-    tmp.replace(path)
+    """Write atomically: a temp file of its own, renamed over PATH (harness.files)."""
+    text = json.dumps(trace.header.to_json(), sort_keys=True) + "\n" + dumps_records(trace.records)
+    write_atomic(Path(path), text)
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -57,7 +57,7 @@ def test_same_program_runs_without_t(host_agent: Path, tmp_path: Path) -> None:
 def test_t_takes_no_argument(host_agent: Path, tmp_path: Path) -> None:
     # the old "-t tracefile" form would swallow the program file: now a usage error
     proc, _ = run_agent(host_agent, tmp_path, "-t", str(tmp_path / "x.trace"))
-    assert proc.returncode != 0 and b"usage: nhagent [-o outfile] [-d dir] [-t] program-file" in proc.stderr
+    assert proc.returncode != 0 and b"usage: nhagent [-o outfile] [-d dir] [-k key] [-t] program-file" in proc.stderr
 
 
 def test_agent_source_has_no_ratrace_dependency() -> None:

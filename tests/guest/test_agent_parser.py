@@ -79,7 +79,25 @@ BAD = {
     "scenario resets": "nhprog 1\nscenario x\nblock main\nend\nscenario y\n",
     "scenario args": "nhprog 1\nscenario\n",
     "crlf and vt lines": "nhprog 1\r\nscenario x\x0bblock main\r1 sleep i:x\nend\n",
+    "lines split at newlines only": "nhprog 1\nscenario x\nblock main\n1 werrstr s:a\x0bb\x85c\u2028d\r\n2 sleep i:x\nend\n",
+    "mode where a value is due": "nhprog 1\nscenario x\nblock main\n1 rfork h:cont\nend\n",
+    "word where a value is due": "nhprog 1\nscenario x\nblock main\n1 exits w:segments\nend\n",
+    "block where a value is due": "nhprog 1\nscenario x\nblock main\n1 putenv c:main s:v\nend\n",
+    "value where a block is due": "nhprog 1\nscenario x\nblock main\n1 exec s:x s:y\nend\n",
+    "exec argv of the wrong kind": "nhprog 1\nscenario x\nblock main\n1 exec s:x c:main s:a h:cont\nend\n",
+    "value where a mode is due": "nhprog 1\nscenario x\nblock main\n1 notify i:1\nend\n",
+    "integer over 64 bits": "nhprog 1\nscenario x\nblock main\n1 sleep i:0x1ffffffffffffffff\nend\n",
+    "negative integer over 64 bits": "nhprog 1\nscenario x\nblock main\n1 sleep i:-9223372036854775809\nend\n",
+    "address over 64 bits": "nhprog 1\nscenario x\nblock main\n1 brk a:text+0x10000000000000000\nend\n",
+    "buffer offset over 64 bits": "nhprog 1\nscenario x\nbuf b 8\nblock main\n1 pipe b:b+18446744073709551616\nend\n",
 }
+
+# Accepted by both: the 64-bit extremes, line-break characters inside a line.
+EDGES = [
+    "nhprog 1\nscenario x\nblock main\n1 sleep i:0xffffffffffffffff\n2 sleep i:-9223372036854775808\n"
+    "3 sleep i:18446744073709551615\n4 brk a:0x000000000000000000001-0xffffffffffffffff\nend\n",
+    "nhprog 1\nscenario x\nblock main\n1 werrstr s:a\x0bb\x0cc\x1cd\x85e\u2028f\u2029g\nend\n",
+]
 
 
 def _agent_verdict(agent: Path, text: str, wd: Path) -> tuple[int, str] | None:
@@ -104,6 +122,12 @@ def _python_verdict(text: str) -> tuple[int, str] | None:
 def test_good_program_is_accepted(host_agent: Path, tmp_path: Path) -> None:
     assert _python_verdict(GOOD) is None
     assert _agent_verdict(host_agent, GOOD, tmp_path) is None
+
+
+@pytest.mark.parametrize("text", EDGES)
+def test_edge_programs_are_accepted_by_both(host_agent: Path, tmp_path: Path, text: str) -> None:
+    assert _python_verdict(text) is None
+    assert _agent_verdict(host_agent, text, tmp_path) is None
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -14,14 +14,15 @@ import pytest
 
 from harness.guest.hostbuild import AGENT_DIR, compiler
 
-SRC = (AGENT_DIR / "agent.c").read_text(encoding="utf-8")
+# agent.c and the op table generated from harness/ops.py, as 6c sees them together
+SRC = (AGENT_DIR / "agent.c").read_text(encoding="utf-8") + (AGENT_DIR / "ops.h").read_text(encoding="utf-8")
 CODE = re.sub(r"/\*.*?\*/", "", SRC, flags=re.S)  # comments out
 CODE_NOSTR = re.sub(r'"(\\.|[^"\\])*"', '""', CODE)
 CODE_NOSTR = re.sub(r"'(\\.|[^'\\])'", "''", CODE_NOSTR)
 
 
-def test_includes_are_u_h_then_libc_h_only() -> None:
-    assert re.findall(r"^#include\s+(\S+)", SRC, flags=re.M) == ["<u.h>", "<libc.h>"]
+def test_includes_are_u_h_then_libc_h_then_the_generated_op_table_only() -> None:
+    assert re.findall(r"^#include\s+(\S+)", SRC, flags=re.M) == ["<u.h>", "<libc.h>", '"ops.h"']
 
 
 def test_no_line_comments_or_c99_constructs() -> None:
@@ -83,6 +84,7 @@ def test_mkfile_builds_nhagent() -> None:
     assert "</$objtype/mkfile" in mk
     assert re.search(r"^TARG=nhagent$", mk, flags=re.M)
     assert re.search(r"^OFILES=agent\.\$O$", mk, flags=re.M)
+    assert re.search(r"^HFILES=ops\.h$", mk, flags=re.M)  # mk rebuilds when the generated table changes
 
 
 def test_strict_host_warnings(tmp_path: Path) -> None:

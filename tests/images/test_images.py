@@ -81,7 +81,32 @@ def test_wrong_digest_keeps_nothing(server: _Server, env: Path) -> None:
     img = images.find_image("k1")
     with pytest.raises(ImageError, match="the manifest says 0000"):
         images.fetch(img)
-    assert not any(images.cached_path(img).parent.iterdir())  # no partial or wrong file left
+    # no partial or wrong file left, not even the image's directory
+    assert not images.cached_path(img).parent.exists()
+    assert list(images.cached_path(img).parent.parent.iterdir()) == []
+
+
+def test_a_failed_unpack_leaves_no_debris(server: _Server, env: Path) -> None:
+    bad = b"\x1f\x8b not gzip after all"
+    (server.root / "bad.gz").write_bytes(bad)
+    _manifest(env, f"{server.url}/bad.gz", hashlib.sha256(bad).hexdigest())
+    img = images.find_image("k1")
+    with pytest.raises(ImageError, match="cannot store"):
+        images.fetch(img)
+    assert list(images.cached_path(img).parent.parent.iterdir()) == []  # no empty dir, no 0-byte .unpacked
+
+
+def test_listing_says_corrupt_for_a_tampered_copy(server: _Server, env: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _manifest(env, f"{server.url}/9pc64", hashlib.sha256(KERNEL).hexdigest())
+    img = images.find_image("k1")
+    assert images.cache_state(img) == "not fetched"
+    path = images.fetch(img)
+    assert images.cache_state(img) == "cached"
+    path.write_bytes(KERNEL[:-1] + b"!")
+    assert images.cache_state(img) == "corrupt"
+    assert main(["images"]) == 0
+    assert "corrupt" in capsys.readouterr().out
 
 
 def test_cached_copy_that_changed_is_refused(server: _Server, env: Path) -> None:

@@ -90,6 +90,12 @@ CUR_OUT = {
     "s_len256": "argc=5 [0]=s_len256 [1]=" + "L" * 242 + " [2]=/bin/pdata/s_len256 [3]=u1 [4]='u 2'",
     "s_31tok": "argc=34 [0]=s_31tok " + " ".join(f"[{i}]=a{i}" for i in range(1, 31))
     + " [31]=/bin/pdata/s_31tok [32]=u1 [33]='u 2'",
+    # exec(2) at 027f579f4: up to 32 arguments (not observed: the kernel's
+    # code overruns progarg[] there, the model keeps the man page's contract)
+    "s_32tok": "argc=35 [0]=s_32tok " + " ".join(f"[{i}]=a{i}" for i in range(1, 32))
+    + " [32]=/bin/pdata/s_32tok [33]=u1 [34]='u 2'",
+    "s_40tok": "argc=35 [0]=s_40tok " + " ".join(f"[{i}]=a{i}" for i in range(1, 32))
+    + " [32]=/bin/pdata/s_40tok [33]=u1 [34]='u 2'",
 }
 
 

@@ -6,14 +6,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.model.machine import Machine
-from harness.program import OPS, parse
+from harness.model.profiles import CURRENT, SEED
+from harness.ops import OPERATIONS, OPS, OpKind
+from harness.program import parse
 
 INTS = st.sampled_from(["0", "1", "-1", "0x10", "0x30", "0x1000", "0x30000000", "0x7fffffffffff", "0xffffffff", "100"])
 ARG = st.one_of(
     INTS.map(lambda v: "i:" + v),
     st.sampled_from(["b:b1", "b:b1+4", "a:end", "a:stack", "a:text", "a:bss+8", "n:", "s:shared", "s:/tmp/nh/f", "v:pid"]),
 )
-CALLS = sorted(op for op, (_, _, k) in OPS.items() if k == "call" and op not in ("exec",))
+CALLS = sorted(o.name for o in OPERATIONS if o.kind is OpKind.CALL and o.name not in ("exec",))
 
 
 @st.composite
@@ -21,7 +23,7 @@ def programs(draw: st.DrawFn) -> str:
     lines = []
     for step in range(1, draw(st.integers(1, 12)) + 1):
         op = draw(st.sampled_from(CALLS))
-        lo, hi, _ = OPS[op]
+        lo, hi = OPS[op].min_args, OPS[op].max_args
         n = draw(st.integers(lo, hi if hi >= 0 else lo + 2))
         args = [draw(ARG) for _ in range(n)]
         if op == "rfork" and n == 2:
@@ -33,7 +35,7 @@ def programs(draw: st.DrawFn) -> str:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(programs(), st.sampled_from(["amd64", "arm64"]), st.sampled_from(["9front-2022.05", "9front-current"]))
+@given(programs(), st.sampled_from(["amd64", "arm64"]), st.sampled_from([SEED, CURRENT]))
 def test_random_programs_run_cleanly(text: str, arch: str, profile: str) -> None:
     recs = Machine(arch, profile).run(parse(text))
     assert recs and recs[0].kind == "start"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from harness.model.machine import Machine
+from harness.model.profiles import CURRENT, SEED
 from harness.program import parse
 from harness.trace.schema import Record
 
@@ -44,7 +45,7 @@ class Rule:
     proc: str = "main"
     cmp: Cmp | None = None  # a check over the whole trace instead
     arch: str = "amd64"
-    profile: str = "9front-2022.05"
+    profile: str = SEED
 
 
 def run(rule: Rule) -> list[Record]:
@@ -67,16 +68,21 @@ RFORK = [
     Rule("sysproc.c:41 RFFDG|RFCFDG", "1 rfork i:0x1014", 1, -1, EBADARG),
     Rule("sysproc.c:43 RFNAMEG|RFCNAMEG", "1 rfork i:0x411", 1, -1, EBADARG),
     Rule("sysproc.c:45 RFENVG|RFCENVG", "1 rfork i:0x812", 1, -1, EBADARG),
+    Rule("sysproc.c:43 RFNAMEG|RFCNAMEG without RFPROC", "1 rfork i:0x401", 1, -1, EBADARG),
+    Rule("sysproc.c:45 RFENVG|RFCENVG without RFPROC", "1 rfork i:0x802", 1, -1, EBADARG),
     Rule("sysproc.c:41 pairs are checked before RFPROC's absence", "1 rfork i:0x1004", 1, -1, EBADARG),
     Rule("sysproc.c:54 RFMEM without RFPROC", "1 rfork i:0x20", 1, -1, EBADARG),
     Rule("sysproc.c:54 RFNOWAIT without RFPROC", "1 rfork i:0x40", 1, -1, EBADARG),
+    Rule("sysproc.c:54 RFMEM|RFNOWAIT without RFPROC", "1 rfork i:0x60", 1, -1, EBADARG),
     Rule("sysproc.c:93 no RFPROC returns 0", "1 rfork i:0x200e", 1, 0),
+    Rule("sysproc.c:93 no RFPROC, RFREND alone returns 0", "1 rfork i:0x2000", 1, 0),
+    Rule("sysproc.c:93 no flags at all returns 0", "1 rfork i:0", 1, 0),
     Rule("sysproc.c:61 no RFPROC, RFCFDG: an empty fd table", "1 rfork i:0x1000\n2 probe w:fds", 2, out={"fds": []}),
     Rule(
         "sysproc.c:59 no RFPROC, RFFDG: a copy of the fd table",
         "1 rfork i:0x4\n2 probe w:fds",
         2,
-        out={"fds": [[0, "r", "/dev/cons"], [1, "w", "/dev/cons"], [2, "w", "/dev/cons"]]},
+        out={"fds": [[0, "r", "/dev/cons"], [1, "w", "#c/cons"], [2, "w", "#c/cons"]]},
     ),
     Rule(
         "sysproc.c:74 no RFPROC, RFNOMNT: # devices outside |decp refused",
@@ -92,16 +98,53 @@ RFORK = [
         out={"value": None},
     ),
     Rule(
+        "sysproc.c:61 no RFPROC, RFFDG: the old table is closed, a pipe end closed in the copy is closed",
+        "1 pipe b:c\n2 rfork i:0x4\n3 close i:4\n4 read i:3 b:b i:8",
+        4,
+        0,
+    ),
+    Rule(
         "sysproc.c:85 no RFPROC, RFENVG: a copy of the environment",
         "1 putenv s:k s:v\n2 rfork i:0x2\n3 probe w:env s:k",
         3,
         out={"value": "v"},
     ),
     Rule(
-        "sysproc.c:90 no RFPROC, RFNOTEG: a new note group",
+        "sysproc.c:88 no RFPROC, RFNOTEG: the only user of its note group keeps it (proc.c:1846 setnoteid)",
         "1 probe w:noteid\n2 rfork i:0x8\n3 probe w:noteid",
         3,
-        cmp=lambda rs: find(rs, 1).out["noteid"] != find(rs, 3).out["noteid"],
+        cmp=lambda rs: find(rs, 1).out["noteid"] == find(rs, 3).out["noteid"],
+    ),
+    Rule(
+        "sysproc.c:88 no RFPROC, RFNOTEG: a group shared with a live child is left for a new one",
+        "1 rfork i:0x10 c:k\n2 probe w:noteid\n3 rfork i:0x8\n4 probe w:noteid\n5 rendezvous i:1 i:0",
+        4,
+        extra=kid("9 rendezvous i:1 i:0"),
+        cmp=lambda rs: find(rs, 2).out["noteid"] != find(rs, 4).out["noteid"],
+    ),
+    Rule(
+        "proc.c pidalloc: the child of rfork(RFNOTEG) is its own note group, its pid (1874)",
+        "1 rfork i:0x18 c:k\n2 await b:b i:256",
+        9,
+        proc="s1",
+        extra=kid("9 probe w:noteid"),
+        cmp=lambda rs: find(rs, 9, "s1").out["noteid"] == find(rs, 1).ret,
+    ),
+    Rule(
+        "proc.c newproc: the child's errstr starts empty (653), sysrfork does not copy it",
+        "1 open s:/nhnone i:0\n2 rfork i:0x10 c:k\n3 await b:b i:256",
+        9,
+        proc="s2",
+        extra=kid("9 probe w:errstr"),
+        out={"errstr": ""},
+    ),
+    Rule(
+        "proc.c newproc: with RFMEM too the child's errstr starts empty",
+        "1 open s:/nhnone i:0\n2 rfork i:0x30 c:k\n3 await b:b i:256",
+        9,
+        proc="s2",
+        extra=kid("9 probe w:errstr"),
+        out={"errstr": ""},
     ),
     Rule(
         "sysproc.c:115 the child keeps the note group without RFNOTEG",
@@ -368,7 +411,103 @@ MISC = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC
+# --- namec/walk errors (chan.c walk, namelenerror) -------------------------------------------
+NAMEC = [
+    Rule("chan.c walk: the first name of a batch fails with the server's error (1027)",
+         "1 open s:/nhnone i:0", 1, -1, "'/nhnone' file does not exist"),
+    Rule("chan.c walk: the first name after a mount point (/tmp) is a new batch",
+         "1 open s:/tmp/nhnone i:0", 1, -1, "'/tmp/nhnone' file does not exist"),
+    Rule("chan.c walk: a later name of the batch fails with walk's 'does not exist' (1065)",
+         "1 open s:/tmp/nh/nhnone i:0", 1, -1, "'/tmp/nh/nhnone' does not exist"),
+    Rule("chan.c walk: '..' is a batch of its own, the names after it another",
+         "1 open s:/tmp/nh/../nh/nhnone i:0", 1, -1, "'/tmp/nh/../nh/nhnone' does not exist"),
+    Rule("chan.c walk: a missing directory on the way is named up to itself",
+         "1 open s:/tmp/nh/nodir/x i:0", 1, -1, "'/tmp/nh/nodir' does not exist"),
+    Rule("chan.c walk: 6eed7a478, Enonexist for a later name too, error first",
+         "1 open s:/tmp/nh/nhnone i:0", 1, -1, "file does not exist: '/tmp/nh/nhnone'", profile=CURRENT),
+    Rule("chan.c walk: 6eed7a478, the first name's error unchanged but put first",
+         "1 open s:/nhnone i:0", 1, -1, "file does not exist: '/nhnone'", profile=CURRENT),
+]
+
+
+# --- the boot environment (port/initcode.c, boot/bootrc) -------------------------------------
+BOOT = [
+    Rule("initcode.c startboot: fds 1 and 2 opened as #c/cons (e9bb7876e); 0 is bootrc's </dev/cons",
+         "1 probe w:fds", 1,
+         out={"fds": [[0, "r", "/dev/cons"], [1, "w", "#c/cons"], [2, "w", "#c/cons"]]}),
+    Rule("initcode.c startboot: e2509e765 binds #c on /dev first, all three are /dev/cons",
+         "1 probe w:fds", 1, profile=CURRENT,
+         out={"fds": [[0, "r", "/dev/cons"], [1, "w", "/dev/cons"], [2, "w", "/dev/cons"]]}),
+]
+
+
+# --- the wait queue (proc.c pexit, pwait) -----------------------------------------------------
+def _nondet(step: int, key: str) -> Cmp:
+    return lambda rs: key in find(rs, step).nondet
+
+
+def _not_nondet(step: int, key: str) -> Cmp:
+    return lambda rs: key not in find(rs, step).nondet
+
+
+TWO_KIDS = "1 rfork i:0x10 c:k\n2 rfork i:0x10 c:k2\n3 await b:b i:256\n4 await b:b i:256"
+WAITQ = [
+    Rule("proc.c pexit: records go on the head of the list, pwait takes the head (1157-1160, 1248)",
+         TWO_KIDS, 3, cmp=lambda rs: find(rs, 3).out["text"] == f"{find(rs, 2).ret} 0 0 0 'nhagent {find(rs, 2).ret}: two'",
+         extra=kid("9 exits s:one") + kid("10 exits s:two", "k2")),
+    Rule("proc.c pwait: the first child to exit is reported last",
+         TWO_KIDS, 4, cmp=lambda rs: find(rs, 4).out["text"] == f"{find(rs, 1).ret} 0 0 0 'nhagent {find(rs, 1).ret}: one'",
+         extra=kid("9 exits s:one") + kid("10 exits s:two", "k2")),
+    Rule("proc.c pwait: one CPU, children that never slept on the clock: which child is known",
+         TWO_KIDS, 3, cmp=_not_nondet(3, "out.text"),
+         extra=kid("9 exits s:one") + kid("10 exits s:two", "k2")),
+    Rule("proc.c pwait: a child that slept on the clock exits when the real clock says: masked",
+         TWO_KIDS, 3, cmp=_nondet(3, "out.text"),
+         extra=kid("9 sleep i:20\n11 exits s:one") + kid("10 sleep i:10\n12 exits s:two", "k2")),
+]
+
+
+# --- the pc suffix of a sys: note (pc64/trap.c notify, proc.c popnote) -------------------------
+def _note(step: int, proc: str = "main") -> Callable[[list[Record]], Record]:
+    def get(rs: list[Record]) -> Record:
+        return next(r for r in rs if r.kind == "note" and r.step == step and r.proc == proc)
+    return get
+
+
+LONG = "x" * 120
+# Two children asleep in the caller's note group; the first one handles the
+# note and sleeps again (still holding it as its lastnote) while the second
+# one handles it.
+GROUP = "1 rfork i:0x10 c:k\n2 rfork i:0x10 c:k2\n3 postnote i:2 v:pid s:'sys: grp'\n4 await b:b i:256\n5 await b:b i:256"
+GROUP_KIDS = kid("8 notify h:cont\n9 sleep i:1000\n12 sleep i:1000") + kid("10 notify h:cont\n11 sleep i:1000", "k2")
+NOTES = [
+    Rule("pc64/trap.c:571 notify (e9bb7876e): a short sys: note gets ' pc=...'",
+         "1 notify h:cont\n2 postnote i:1 v:pid s:'sys: hi'", 2,
+         cmp=lambda rs: _note(2)(rs).out["note"] == "sys: hi pc=PC" and "~pc" in _note(2)(rs).nondet),
+    Rule("pc64/trap.c:571 notify (e9bb7876e): a long one is cut to ERRMAX-15 bytes, then the suffix",
+         f"1 notify h:cont\n2 postnote i:1 v:pid s:'sys: {LONG}'", 2,
+         cmp=lambda rs: _note(2)(rs).out["note"] == ("sys: " + LONG)[:113] + " pc=PC"
+         and "out.note" not in _note(2)(rs).nondet),
+    Rule("proc.c popnote (c8e25d2a1): the suffix follows the whole text, cut to fit ERRMAX: unknowable",
+         f"1 notify h:cont\n2 postnote i:1 v:pid s:'sys: {LONG}'", 2, profile=CURRENT,
+         cmp=lambda rs: _note(2)(rs).out["note"] == ("sys: " + LONG + " pc=PC")[:127]
+         and "out.note" in _note(2)(rs).nondet),
+    Rule("proc.c popnote (c8e25d2a1): a short sys: note keeps its suffix",
+         "1 notify h:cont\n2 postnote i:1 v:pid s:'sys: hi'", 2, profile=CURRENT,
+         cmp=lambda rs: _note(2)(rs).out["note"] == "sys: hi pc=PC" and "out.note" not in _note(2)(rs).nondet),
+    Rule("proc.c popnote (3e1154879): a group note another member still holds gets no suffix",
+         GROUP, 9, profile=CURRENT, extra=GROUP_KIDS,
+         cmp=lambda rs: _note(9, "s1")(rs).out["note"] == "sys: grp" and _note(11, "s2")(rs).out["note"] == "sys: grp"),
+    Rule("proc.c popnote (3e1154879): once no other process holds it, the suffix again",
+         GROUP, 9, profile=CURRENT, extra=kid("8 notify h:cont\n9 sleep i:1000") + kid("10 notify h:cont\n11 sleep i:1000", "k2"),
+         cmp=lambda rs: _note(9, "s1")(rs).out["note"] == "sys: grp" and _note(11, "s2")(rs).out["note"] == "sys: grp pc=PC"),
+    Rule("devproc.c postnotepg (e9bb7876e): each member gets a note of its own, with the suffix",
+         GROUP, 9, extra=GROUP_KIDS,
+         cmp=lambda rs: _note(9, "s1")(rs).out["note"] == "sys: grp pc=PC"),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ + NOTES
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
@@ -387,5 +526,17 @@ def test_rule(rule: Rule) -> None:
 
 
 def test_every_rule_names_its_source() -> None:
-    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c") for r in RULES)
+    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c", "pc64/trap.c", "devproc.c") for r in RULES)
     assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
+
+
+def test_a_parent_keeps_at_most_128_wait_records() -> None:  # proc.c:1157 pexit: nwait < 128
+    n = 130
+    forks = "\n".join(f"{i} rfork i:0x10 c:k{i}" for i in range(1, n + 1))
+    awaits = "\n".join(f"{n + i} await b:b i:256" for i in range(1, n + 1))
+    extra = "".join(kid(f"{1000 + i} exits s:c{i}", f"k{i}") for i in range(1, n + 1))
+    recs = run(Rule("proc.c pexit", f"{forks}\n{awaits}", 0, extra=extra))
+    texts = [find(recs, n + i).out.get("text") for i in range(1, 129)]
+    assert [t.rsplit(": ", 1)[1] for t in texts if isinstance(t, str)] == [f"c{i}'" for i in range(128, 0, -1)]
+    for i in (129, 130):  # the two children past the limit left no record, and are no children
+        assert (find(recs, n + i).ret, find(recs, n + i).err) == (-1, ENOCHILD)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harness.model.machine import Machine
+from harness.model.profiles import SEED
 from harness.program import parse
 from harness.trace.schema import Record
 
@@ -20,7 +21,7 @@ ESOVERLAP = "segments overlap"
 
 def run(body: str, bufs: str = "buf b 256\n", extra: str = "") -> list[Record]:
     text = f"nhprog 1\nscenario t\n{bufs}block main\n{body}\nend\n{extra}"
-    return Machine("amd64", "9front-2022.05").run(parse(text))
+    return Machine("amd64", SEED).run(parse(text))
 
 
 def step(recs: list[Record], n: int) -> Record:
@@ -28,16 +29,7 @@ def step(recs: list[Record], n: int) -> Record:
     return r
 
 
-RFORK = [
-    ("sysproc.c:41 RFFDG|RFCFDG", "1 rfork i:0x1014", -1, EBADARG),
-    ("sysproc.c:41 RFFDG|RFCFDG without RFPROC", "1 rfork i:0x1004", -1, EBADARG),
-    ("sysproc.c:43 RFNAMEG|RFCNAMEG", "1 rfork i:0x411", -1, EBADARG),
-    ("sysproc.c:45 RFENVG|RFCENVG", "1 rfork i:0x812", -1, EBADARG),
-    ("sysproc.c:54 RFMEM without RFPROC", "1 rfork i:0x20", -1, EBADARG),
-    ("sysproc.c:54 RFNOWAIT without RFPROC", "1 rfork i:0x40", -1, EBADARG),
-    ("sysproc.c:92 no RFPROC: own groups changed, returns 0", "1 rfork i:0x200e", 0, None),
-    ("sysproc.c:92 no flags at all", "1 rfork i:0", 0, None),
-]
+# The rfork rules are test_rules.py RFORK (one table).
 
 
 SEGMENTS = [
@@ -71,7 +63,7 @@ MISC = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC
+RULES = SEGMENTS + MISC
 
 
 @pytest.mark.parametrize(("rule", "body", "ret", "err"), RULES, ids=[r[0] for r in RULES])

@@ -15,9 +15,9 @@ from harness.qemu.console import (
     ConsoleClosed,
     ConsoleLog,
     GuestPanic,
-    parse_panic_pc,
 )
 from harness.qemu.profiles import get_profile
+from harness.report.panic import parse_panic_pc
 
 S = BootState
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.report.result import Status
+from harness.report.results import ResultsDir
+from harness.run.backends.simulated import SimulatedBackend
 from harness.run.pipeline import RunConfig, run_scenarios
-from harness.run.results import ResultsDir
-from harness.run.simsession import SimulatedSession
-from harness.run.verdict import Status
 from harness.scenario import compile_scenario
 
 CORPUS = Path(__file__).resolve().parents[2] / "testcases"
@@ -34,7 +34,7 @@ def _run(tmp_path: Path, scs: list, sim_profile: str = SEED, model_profile: str 
          fault: str | None = None, jobs: int = 1) -> tuple[list, ResultsDir]:
     rd = ResultsDir.create(tmp_path, "t")
     cfg = RunConfig("amd64", model_profile, jobs=jobs, scenario_timeout=8)
-    verdicts = run_scenarios(scs, cfg, lambda n, r: SimulatedSession(n, r, "amd64", sim_profile, fault), rd)
+    verdicts = run_scenarios(scs, cfg, lambda n, r: SimulatedBackend(n, r, RunConfig("amd64", sim_profile, fault=fault, scenario_timeout=8)), rd)
     return verdicts, rd
 
 

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from junitparser import Failure, JUnitXml, TestCase, TestSuite
+from junitparser import Failure, JUnitXml
 
 from harness.cli import main
 from harness.run.shard import Shard, select
@@ -115,27 +115,40 @@ def test_an_unsharded_run_is_not_a_shard(tmp_path: Path, capsys: pytest.CaptureF
     assert "not a shard" in capsys.readouterr().err
 
 
-def test_shard_junit_files_are_merged_and_a_crash_fails_the_run(tmp_path: Path) -> None:
+def test_junit_is_one_suite_per_shard_and_a_crash_fails_the_run(tmp_path: Path) -> None:
     crash = Path(FILES[1]).stem
     dirs = run_shards(tmp_path / "runs", 2, "--fault", f"panic:{crash}")
-    # a shard that brought its own junit.xml (as `harness nightly` writes): taken as is
-    suite = TestSuite("own-suite")
-    case = TestCase("written-by-the-shard", classname="amd64.x", time=1.5)
-    case.result = [Failure("kept", "diverged")]
-    suite.add_testcase(case)
-    own = JUnitXml()
-    own.add_testsuite(suite)
-    own.write(str(dirs[0] / "junit.xml"))
+    own = {d: JUnitXml.fromfile(str(d / "junit.xml")) for d in dirs}  # `harness run` writes one
     out = tmp_path / "m"
     assert main(["merge", *map(str, dirs), "--out", str(out)]) == 1
     xml = JUnitXml.fromfile(str(out / "junit.xml"))
-    by_suite = {s.name: [c.name for c in s] for s in xml}
-    assert by_suite["own-suite"] == ["written-by-the-shard"]
+    by_suite = {s.name: sorted(c.name for c in s) for s in xml}
+    assert sorted(by_suite) == ["shard-0", "shard-1"]
+    assert sorted(n for names in by_suite.values() for n in names) == sorted(Path(f).stem for f in FILES)
+    # the merged suites are what each shard's own junit.xml said (one writer: harness.report.junit)
+    for i, d in enumerate(dirs):
+        assert by_suite[f"shard-{i}"] == sorted(c.name for s in own[d] for c in s)
     failed = [c.name for s in xml for c in s if c.result and isinstance(c.result[0], Failure)]
-    assert "written-by-the-shard" in failed
+    assert failed == [crash]
     summary = json.loads((out / "summary.json").read_text())
     crashed = [v for v in summary["verdicts"] if v["status"] == "guest-crash"]
     assert [v["scenario"] for v in crashed] == [crash]
+
+
+def test_a_killed_shard_contributes_what_its_journal_kept(three: list[Path], tmp_path: Path) -> None:
+    """A shard SIGKILLed mid-run never wrote its final summary: its verdicts come from
+    verdicts.jsonl, and the merged run is incomplete (exit 3)."""
+    killed = tmp_path / "killed"
+    shutil.copytree(three[1], killed)
+    s = json.loads((killed / "summary.json").read_text())
+    kept = s["verdicts"]
+    s.update(verdicts=[], ended=False, finished=False)  # as written at the start of the run
+    (killed / "summary.json").write_text(json.dumps(s))
+    assert main(["merge", str(three[0]), str(killed), str(three[2]), "--out", str(tmp_path / "m")]) == 3
+    merged = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert sorted(v["scenario"] for v in merged["verdicts"] if v["shard"] == 1) == sorted(v["scenario"] for v in kept)
+    xml = JUnitXml.fromfile(str(tmp_path / "m" / "junit.xml"))
+    assert sorted(c.name for s in xml if s.name == "shard-1" for c in s) == sorted(v["scenario"] for v in kept)
 
 
 def test_an_interrupted_shard_makes_the_merged_run_incomplete(three: list[Path], tmp_path: Path) -> None:

@@ -174,41 +174,48 @@ def test_harness_run_refuses_an_unknown_host_before_booting(sshd: Sshd, tmp_path
 
 
 def test_a_host_that_drops_mid_run_fails_only_what_ran_there(sshd: Sshd, tmp_path: Path) -> None:
-    """Two connections (two "hosts"), one dropped after the first verdict: what was running on
-    it is an infrastructure error naming the lost connection, never a guest crash, and the
-    remaining scenarios move to the other host's worker."""
-    from harness.remote.session import remote_session_factory
-    from harness.run.pipeline import RunConfig, run_scenarios
-    from harness.run.results import ResultsDir
-    from harness.run.verdict import Status, Verdict
+    """Two workers on the ssh backend (two connections: two "hosts"), worker 0's connection
+    dropped after its first scenario: what was running there is an infrastructure error
+    naming the lost connection, never a guest crash, and the remaining scenarios move to
+    the other worker."""
+    from harness.report.progress import Progress
+    from harness.report.result import Status, Verdict
+    from harness.report.results import ResultsDir
+    from harness.run.backends import Backend
+    from harness.run.backends.ssh import SshBackend
+    from harness.run.config import RunConfig
+    from harness.run.pipeline import run_scenarios
     from harness.scenario.compiler import compile_scenario, find_scenarios
 
     image = fixture_for("amd64", tmp_path)
     agent = amd64_aout(tmp_path / "agent.6")
-    conns = [connect(sshd), connect(sshd)]
     scenarios = [compile_scenario(f, "amd64") for f in find_scenarios([str(Path(__file__).resolve().parents[2]
                                                                           / "testcases" / "rfork")])]
     rd = ResultsDir.create(tmp_path / "r", "drop")
     cfg = RunConfig("amd64", "9front-2022.05", agent_image=agent.read_bytes(), scenario_timeout=30, jobs=2,
-                    scratch_server="dossrv")
+                    scratch_server="dossrv", backend="ssh", kernel=image, agent=agent,
+                    hosts=(sshd.target, sshd.target), known_hosts=sshd.known_hosts, ssh_identity=sshd.user_key)
+    SshBackend.check(cfg, [sc.name for sc in scenarios])
+    workers: dict[int, SshBackend] = {}
     dropped: list[str] = []
     recorded: list[str] = []
 
-    def progress(v: Verdict) -> None:
-        recorded.append(v.scenario)
-        vm0 = rd.root / "vm0" / "console.log"
-        # once host 0 has run a scenario, and with work left for it: the network to host 0 goes away
-        if not dropped and vm0.exists() and "^-begin; /tmp/nh/nhagent" in vm0.read_text() \
-                and len(recorded) <= len(scenarios) - 3:
-            dropped.append(v.scenario)
-            conns[0].transport.close()
+    def factory(n: int, results: ResultsDir) -> Backend:
+        workers[n] = SshBackend(n, results, cfg)
+        return workers[n]
 
-    try:
-        verdicts = run_scenarios(scenarios, cfg, remote_session_factory(conns, "amd64", image, agent), rd,
-                                 progress=progress)
-    finally:
-        for c in conns:
-            c.close()
+    class DropHost0(Progress):
+        def scenario_done(self, name: str, verdict: Verdict, worker: int = 0) -> None:
+            recorded.append(name)
+            vm0 = rd.root / "vm0" / "console.log"
+            conn = workers[0].conn if 0 in workers else None
+            # once host 0 has run a scenario, and with work left for it: the network to host 0 goes away
+            if not dropped and conn is not None and vm0.exists() and "^-begin; /tmp/nh/nhagent" in vm0.read_text() \
+                    and len(recorded) <= len(scenarios) - 3:
+                dropped.append(name)
+                conn.transport.close()
+
+    verdicts = run_scenarios(scenarios, cfg, factory, rd, progress=DropHost0(lambda v, c: [], live=False))
     assert sorted(v.scenario for v in verdicts) == sorted(s.name for s in scenarios)
     assert all(v.status is Status.INFRA_ERROR for v in verdicts)  # the fixture is no kernel
     assert dropped, "host 0 never ran a scenario early enough to be dropped"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.report.results import ResultsDir
+from harness.run.backends import GuestRun
 from harness.run.pipeline import RunConfig, guest_trace, save_ktrace
-from harness.run.results import ResultsDir
-from harness.run.session import GuestRun
 from harness.scenario.compiler import compile_scenario
 from harness.trace import frame
 from harness.trace import ktrace as kt
@@ -251,8 +251,8 @@ def test_the_trace_up_to_a_kernel_panic() -> None:
 
 
 def test_a_traced_crash_says_so(tmp_path: Path) -> None:
+    from harness.report.result import Status
     from harness.run.pipeline import judge
-    from harness.run.verdict import Status
 
     data = (FIXTURES / "amd64-short-buffers-panic.console").read_bytes()
     sc = compile_scenario(scenario_file(tmp_path, "short-buffers", SHORT_AWAIT), "amd64")

@@ -24,7 +24,7 @@
  * - -o FILE is dup'ed onto fd 1, so the program sees the fd table (0, 1, 2)
  *   it would see on the console;
  * - exec ... c:B puts "progfile B proc seq step outfd dir agent ppid pid
- *   outpath var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
+ *   outpath key var=value..." (program.py quote()d) into /env/nhcont; an agent whose pid
  *   is that pid continues in B and first prints the exec record (ret 0,
  *   out.argv); anything else ignores it;
  * - $agent is argv[0] of the first start (the harness passes a full path),
@@ -109,74 +109,8 @@ enum {
 	Errmax		= 128,
 };
 
-/* operation kinds, as OPS in program.py */
-enum { Kcall, Kprobe, Kaction };
-
-typedef struct Op Op;
-struct Op {
-	char	*name;
-	int	min;
-	int	max;
-	int	kind;
-};
-
-/* Keep in the order of OPS in harness/program.py. */
-static Op ops[] = {
-	{"rfork",	1, 2, Kcall},
-	{"exec",		2, -1, Kcall},
-	{"exits",	1, 1, Kcall},
-	{"await",	2, 2, Kcall},
-	{"errstr",	2, 2, Kcall},
-	{"_errstr",	1, 1, Kcall},
-	{"_wait",	1, 1, Kcall},
-	{"werrstr",	1, 1, Kcall},
-	{"rendezvous",	2, 2, Kcall},
-	{"semacquire",	2, 2, Kcall},
-	{"tsemacquire",	2, 2, Kcall},
-	{"semrelease",	2, 2, Kcall},
-	{"sleep",	1, 1, Kcall},
-	{"alarm",	1, 1, Kcall},
-	{"nsec",		0, 0, Kcall},
-	{"notify",	1, 1, Kcall},
-	{"noted",	1, 1, Kcall},
-	{"sysr1",	0, 0, Kcall},
-	{"brk",		1, 1, Kcall},
-	{"segbrk",	2, 2, Kcall},
-	{"segattach",	4, 4, Kcall},
-	{"segdetach",	1, 1, Kcall},
-	{"segfree",	2, 2, Kcall},
-	{"open",		2, 2, Kcall},
-	{"create",	3, 3, Kcall},
-	{"close",	1, 1, Kcall},
-	{"dup",		2, 2, Kcall},
-	{"pipe",		1, 1, Kcall},
-	{"read",		3, 3, Kcall},
-	{"write",	3, 3, Kcall},
-	{"seek",		3, 3, Kcall},
-	{"remove",	1, 1, Kcall},
-	{"fd2path",	3, 3, Kcall},
-	{"chdir",	1, 1, Kcall},
-	{"postnote",	3, 3, Kcall},
-	{"probe",	1, 3, Kprobe},
-	{"writefile",	2, 3, Kaction},
-	{"putenv",	2, 2, Kaction},
-	{"touch",	2, 3, Kaction},
-};
-
-enum {
-	Orfork, Oexec, Oexits, Oawait, Oerrstr, O_errstr, O_wait, Owerrstr, Orendezvous,
-	Osemacquire, Otsemacquire, Osemrelease, Osleep, Oalarm, Onsec, Onotify,
-	Onoted, Osysr1, Obrk, Osegbrk, Osegattach, Osegdetach, Osegfree, Oopen,
-	Ocreate, Oclose, Odup, Opipe, Oread, Owrite, Oseek, Oremove, Ofd2path,
-	Ochdir, Opostnote, Oprobe, Owritefile, Oputenv, Otouch, Nops,
-};
-
-static char *argkinds = "isbavnchw";
-static char *probes[] = { "segments", "fds", "errstr", "noteid", "buf", "env", "args", "procargs", "brk", nil };
-static char *hmodes[] = { "cont", "dflt", "exit", "badarg", "none", nil };
-enum { Hcont, Hdflt, Hexit, Hbadarg, Hnone };
-static char *abases[] = { "text", "data", "bss", "end", "stack", "stacktop", nil };
-static char *predef[] = { "pid", "ppid", nil };
+/* The op table, its enum and the word lists: generated from harness/ops. */
+#include "ops.h"
 
 typedef struct Arg Arg;
 struct Arg {
@@ -463,12 +397,32 @@ mkcrctab(void)
 	}
 }
 
+/*
+ * The run's frame key (-k, frame.py "The frame key"): the CRC covers the key,
+ * then the frame, so output a scenario wrote itself never verifies as a record.
+ */
+static char	*framekey = "";
+static u32int	crcstart = 0xffffffff;
+
+static void
+setframekey(char *k)
+{
+	u32int c;
+	uchar *p;
+
+	framekey = k;
+	c = 0xffffffff;
+	for(p = (uchar*)k; *p != 0; p++)
+		c = crctab[(c ^ *p) & 0xff] ^ (c >> 8);
+	crcstart = c;
+}
+
 static u32int
 crc32(uchar *p, long n)
 {
 	u32int c;
 
-	c = 0xffffffff;
+	c = crcstart;
 	while(n-- > 0)
 		c = crctab[(c ^ *p++) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffff;
@@ -818,14 +772,6 @@ runeat(uchar *p, uchar *e, long *r)
 	return len;
 }
 
-/* str.splitlines() line boundaries */
-static int
-islinebreak(long r)
-{
-	return r == '\n' || r == '\r' || r == 0x0b || r == 0x0c || r == 0x1c || r == 0x1d || r == 0x1e
-		|| r == 0x85 || r == 0x2028 || r == 0x2029;
-}
-
 /* str.isspace() */
 static int
 pyisspace(long r)
@@ -942,6 +888,37 @@ isint(char *s)
 	if(*s == '-')
 		s++;
 	return isnum(s);
+}
+
+/* program.py fits64: a number token (isint) is a vlong or a uvlong */
+static int
+fits64(char *s)
+{
+	char *max;
+	int neg, hex, n, m, i, c;
+
+	neg = *s == '-';
+	if(neg)
+		s++;
+	hex = s[0] == '0' && s[1] == 'x';
+	if(hex)
+		s += 2;
+	while(*s == '0')
+		s++;
+	if(hex)
+		max = neg ? "8000000000000000" : "ffffffffffffffff";
+	else
+		max = neg ? "9223372036854775808" : "18446744073709551615";
+	n = strlen(s);
+	m = strlen(max);
+	if(n != m)
+		return n < m;
+	for(i = 0; i < n; i++){
+		c = s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i];
+		if(c != max[i])
+			return c < max[i];
+	}
+	return 1;
 }
 
 /* parse_int, wrapping to 64 bits */
@@ -1138,10 +1115,14 @@ parsearg(Arg *a, char *tok, int line)
 	case 'i':
 		if(!isint(a->text))
 			failr(line, "bad integer ", a->text, nil);
+		if(!fits64(a->text))
+			failr(line, "integer ", a->text, " does not fit in 64 bits");
 		break;
 	case 'a':
 		if(!isaddr(a->text, base, sizeof base, &off))
 			failr(line, "bad address ", a->text, nil);
+		if((!isname(base) && !fits64(base)) || (*off != 0 && !fits64(off+1)))
+			failr(line, "address ", a->text, " does not fit in 64 bits");
 		if(*off == '+')
 			a->off = intval(off+1);	/* intval takes an optional '-' only */
 		else if(*off != 0)
@@ -1161,6 +1142,10 @@ parsearg(Arg *a, char *tok, int line)
 			if(!isname(a->text) || (plus[1] != 0 && !isint(plus+1))){
 				*plus = '+';
 				failr(line, "bad buffer reference ", a->text, nil);
+			}
+			if(plus[1] != 0 && !fits64(plus+1)){
+				*plus = '+';
+				failr(line, "buffer offset ", plus+1, " does not fit in 64 bits");
 			}
 			a->val = pstrdup(a->text);
 			*plus = '+';
@@ -1187,6 +1172,35 @@ parsearg(Arg *a, char *tok, int line)
 		a->val = expand(a->text);
 		break;
 	}
+}
+
+/* The kinds argument I of OP may have (ops.h slots): as harness/program.py _parse_stmt. */
+static void
+checkslot(int op, int i, Arg *a, char *tok, int line)
+{
+	char *slots, *kinds, *what, buf[160];
+	int n, j;
+	Str s;
+
+	slots = ops[op].slots;
+	n = strlen(slots);
+	j = n > 0 && slots[n-1] == '*' && i >= n-2 ? n-2 : i;
+	switch(slots[j]){
+	case 'c':	kinds = "c"; what = "a block (c:)"; break;
+	case 'h':	kinds = "h"; what = "a handler mode (h:)"; break;
+	case 'w':	kinds = "w"; what = "a word (w:)"; break;
+	default:	kinds = valuekinds; what = "a value (i: s: b: a: v: n:)"; break;
+	}
+	if(strchr(kinds, a->kind) != nil)
+		return;
+	sinit(&s, buf, sizeof buf);
+	sadd(&s, ops[op].name);
+	sadd(&s, " argument ");
+	suint(&s, i+1);
+	sadd(&s, " takes ");
+	sadd(&s, what);
+	sadd(&s, ", not ");
+	failr(line, pstrdup(buf), tok, nil);
 }
 
 static void
@@ -1253,9 +1267,11 @@ parsestmt(int ntok, int line)
 		fail(line, pstrdup(errmsg), nil, nil);
 	}
 	if(op == Oprobe && (st->args[0].kind != 'w' || lookup(probes, st->args[0].text) < 0))
-		fail(line, "probe needs one of w:segments|fds|errstr|noteid|buf|env|args|procargs|brk", nil, nil);
-	if(op == Otouch && (st->args[0].kind != 'w' || (strcmp(st->args[0].text, "r") != 0 && strcmp(st->args[0].text, "w") != 0)))
+		fail(line, "probe needs one of w:", PROBEWORDS, nil);
+	if(op == Otouch && (st->args[0].kind != 'w' || lookup(touchwords, st->args[0].text) < 0))
 		fail(line, "touch needs w:r or w:w", nil, nil);
+	for(i = 0; i < nargs; i++)
+		checkslot(op, i, &st->args[i], toks[i+2], line);
 	if(op == Oexec)
 		st->argv = palloc((nargs + 1) * sizeof(char*));
 	nstmts++;
@@ -1451,7 +1467,7 @@ parse(char *text, long len)
 	while(p < e){
 		line++;
 		ls = p;
-		/* find the end of this line: a str.splitlines() boundary */
+		/* find the end of this line: the format splits at newlines only (program.py lines) */
 		for(;;){
 			if(p >= e)
 				break;	/* the text is NUL-terminated already */
@@ -1460,12 +1476,8 @@ parse(char *text, long len)
 			n = runeat(p, e, &r);
 			if(n < 0)
 				fail(line, "program is not valid UTF-8", nil, nil);
-			if(islinebreak(r)){
-				q = p;
-				p += n;
-				if(r == '\r' && p < e && *p == '\n')
-					p++;
-				*q = 0;
+			if(r == '\n'){
+				*p++ = 0;
 				break;
 			}
 			p += n;
@@ -1747,7 +1759,7 @@ notehandler(void *ureg, char *note)
 }
 
 /*
- * nhcont: "progfile block proc seq step outfd dir agent ppid pid outpath var=value...",
+ * nhcont: "progfile block proc seq step outfd dir agent ppid pid outpath key var=value...",
  * quoted as program.py quote() does.  pid guards against a stale value:
  * exec keeps the pid, so only the exec'd image itself takes it.
  */
@@ -1780,6 +1792,8 @@ setcont(Proc *p, Stmt *st, int block)
 	suint(&s, p->pid);
 	sputc(&s, ' ');
 	squote(&s, outpath);
+	sputc(&s, ' ');
+	squote(&s, framekey);
 	for(i = 0; i < nvars; i++){
 		sputc(&s, ' ');
 		sadd(&s, vars[i]);
@@ -2266,7 +2280,7 @@ resume(Proc *p, char *cont)
 	Rec r;
 
 	nf = tokenize1(cont, cont + strlen(cont), 0);
-	if(nf < 11 || nf > nelem(f))
+	if(nf < 12 || nf > nelem(f))
 		return -1;
 	for(i = 0; i < nf; i++)
 		f[i] = toks[i];
@@ -2278,6 +2292,7 @@ resume(Proc *p, char *cont)
 	outappend = strcmp(outpath, "#c/cons") != 0;
 	scratchdir = f[6];
 	agentpath = f[7];
+	setframekey(f[11]);
 	loadprogram();
 	placebufs();
 	block = findblock(f[1]);
@@ -2288,7 +2303,7 @@ resume(Proc *p, char *cont)
 	step = strtoll(f[4], nil, 10);
 	p->ppid = atoi(f[8]);
 	setpids(p);
-	for(i = 11; i < nf; i++){
+	for(i = 12; i < nf; i++){
 		eq = strchr(f[i], '=');
 		if(eq == nil)
 			continue;
@@ -2315,7 +2330,7 @@ resume(Proc *p, char *cont)
 static void
 usage(void)
 {
-	write(2, "usage: nhagent [-o outfile] [-d dir] [-t] program-file\n", 55);
+	write(2, "usage: nhagent [-o outfile] [-d dir] [-k key] [-t] program-file\n", 64);
 	exits("usage");
 }
 
@@ -2551,6 +2566,8 @@ main(int argc, char **argv)
 			outfile = argv[++i];
 		else if(strcmp(argv[i], "-d") == 0 && i+1 < argc)
 			scratchdir = argv[++i];
+		else if(strcmp(argv[i], "-k") == 0 && i+1 < argc)
+			setframekey(argv[++i]);
 		else if(strcmp(argv[i], "-t") == 0)
 			tflag = 1;
 		else

@@ -485,13 +485,6 @@ nh_fd2path(int fd, char *buf, int n)
 }
 
 int
-nh_chdir(char *path)
-{
-	(void)path;
-	return (int)call("chdir")->ret;
-}
-
-int
 nh_dup(int a, int b)
 {
 	if(isop("dup"))
@@ -677,53 +670,8 @@ ptr(vlong v)
 	return (void*)(intptr_t)v;
 }
 
-void*
-nh_rendezvous(void *tag, void *val)
-{
-	(void)tag; (void)val;
-	return ptr(call("rendezvous")->ret);
-}
-
-int
-nh_semacquire(long *addr, int block)
-{
-	(void)addr; (void)block;
-	return (int)call("semacquire")->ret;
-}
-
-int
-nh_tsemacquire(long *addr, unsigned long ms)
-{
-	(void)addr; (void)ms;
-	return (int)call("tsemacquire")->ret;
-}
-
-long
-nh_semrelease(long *addr, long n)
-{
-	(void)addr; (void)n;
-	return (long)call("semrelease")->ret;
-}
-
-int
-nh_sleep(long ms)
-{
-	(void)ms;
-	return (int)call("sleep")->ret;
-}
-
-long
-nh_alarm(unsigned long ms)
-{
-	(void)ms;
-	return (long)call("alarm")->ret;
-}
-
-vlong
-nh__nsec(void)
-{
-	return call("nsec")->ret;
-}
+/* the calls answered by their return value alone: generated from harness/ops */
+#include "answers.h"
 
 int
 nh_notify(void (*f)(void*, char*))
@@ -753,12 +701,6 @@ nh_noted(int v)
 }
 
 int
-nh_sysr1(void)
-{
-	return (int)call("sysr1")->ret;
-}
-
-int
 nh_brk_(void *a)
 {
 	if(isop("brk"))
@@ -767,41 +709,6 @@ nh_brk_(void *a)
 	if((char*)a < nh_end || (char*)a > nh_end + sizeof nh_end)
 		fatal("buffers do not fit the host's %zu-byte end arena", sizeof nh_end);
 	return 0;
-}
-
-void*
-nh_segbrk(void *a, void *b)
-{
-	(void)a; (void)b;
-	return ptr(call("segbrk")->ret);
-}
-
-void*
-nh_segattach(int attr, char *class, void *va, unsigned long len)
-{
-	(void)attr; (void)class; (void)va; (void)len;
-	return ptr(call("segattach")->ret);
-}
-
-int
-nh_segdetach(void *a)
-{
-	(void)a;
-	return (int)call("segdetach")->ret;
-}
-
-int
-nh_segfree(void *a, unsigned long n)
-{
-	(void)a; (void)n;
-	return (int)call("segfree")->ret;
-}
-
-int
-nh_postnote(int group, int pid, char *note)
-{
-	(void)group; (void)pid; (void)note;
-	return (int)call("postnote")->ret;
 }
 
 int

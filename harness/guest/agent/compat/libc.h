@@ -41,84 +41,15 @@ void	nh_closeout(int);
 extern char	end[];
 
 #define main	nh_main
-#define open	nh_open
-#define create	nh_create
-#define close	nh_close
-#define dup	nh_dup
-#define pipe	nh_pipe
-#define read	nh_read
-#define write	nh_write
-#define seek	nh_seek
-#define remove	nh_remove
-#define fd2path	nh_fd2path
-#define chdir	nh_chdir
-#define rfork	nh_rfork
-#define exec	nh_exec
-#define exits	nh_exits
-#define await	nh_await
-#define errstr	nh_errstr
+/* the operations' libc routines, renamed to nh_ and declared: generated from harness/ops */
+#include "calls.h"
+/* and the agent's own */
 #define rerrstr	nh_rerrstr
-#define werrstr	nh_werrstr
-#define rendezvous	nh_rendezvous
-#define semacquire	nh_semacquire
-#define tsemacquire	nh_tsemacquire
-#define semrelease	nh_semrelease
-#define sleep	nh_sleep
-#define alarm	nh_alarm
-#define notify	nh_notify
-#define noted	nh_noted
-#define sysr1	nh_sysr1
-#define _errstr	nh__errstr
-#define _wait	nh__wait
-#define brk_	nh_brk_
-#define _nsec	nh__nsec
-#define segbrk	nh_segbrk
-#define segattach	nh_segattach
-#define segdetach	nh_segdetach
-#define segfree	nh_segfree
-#define postnote	nh_postnote
-#define putenv	nh_putenv
 #define getpid	nh_getpid
 #define getppid	nh_getppid
 #define privalloc	nh_privalloc
 
-int	open(char*, int);
-int	create(char*, int, ulong);
-int	close(int);
-int	dup(int, int);
-int	pipe(int*);
-long	read(int, void*, long);
-long	write(int, void*, long);
-vlong	seek(int, vlong, int);
-int	remove(char*);
-int	fd2path(int, char*, int);
-int	chdir(char*);
-int	rfork(int);
-int	exec(char*, char**);
-_Noreturn void	exits(char*);
-int	await(char*, int);
-int	errstr(char*, uint);
 void	rerrstr(char*, uint);
-void	werrstr(char*, ...);
-void*	rendezvous(void*, void*);
-int	semacquire(long*, int);
-int	tsemacquire(long*, ulong);
-long	semrelease(long*, long);
-int	sleep(long);
-long	alarm(ulong);
-int	notify(void(*)(void*, char*));
-int	noted(int);
-int	sysr1(void);
-int	_errstr(char*);
-int	_wait(void*);
-int	brk_(void*);
-vlong	_nsec(void);
-void*	segbrk(void*, void*);
-void*	segattach(int, char*, void*, ulong);
-int	segdetach(void*);
-int	segfree(void*, ulong);
-int	postnote(int, int, char*);
-int	putenv(char*, char*);
 int	getpid(void);
 int	getppid(void);
 void**	privalloc(void);

@@ -1,0 +1,243 @@
+"""The fd-table subset of port/sysfile.c the scenarios need."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from harness.model.chan import cclose, lookup, namec_error, nelems, walk_error
+from harness.model.dev import DEVFILES, ENV, NOMNT_DEVS, devread, devwrite, synth
+from harness.model.errors import (
+    Ebadarg,
+    Ebadfd,
+    Ebadusefd,
+    Eexist,
+    Eisdir,
+    Eisstream,
+    Enegcount,
+    Enegseek,
+    Enoattach,
+    Enonexist,
+    Enotdir,
+    Enotempty,
+    KernelError,
+)
+from harness.model.fmt import text, unraw, utfecpy
+from harness.model.fs import DMDIR
+from harness.model.kernel import ULONG, Args, Kernel
+from harness.model.notes import mknote, postnote
+from harness.model.portdat import NUSER, Chan, ChanKind, Pipe, Proc, ProcState
+from harness.model.profiles import Sw
+from harness.model.syscall import Result, Sleeps, syscall
+
+OREAD, OWRITE, ORDWR, OEXEC = 0, 1, 2, 3  # sys/include/libc.h
+OTRUNC, OCEXEC = 16, 32
+NFD_LIMIT = 100  # sysdup: a new fd beyond the table's growth limit is Ebadfd
+
+
+def fdtochan(k: Kernel, p: Proc, fd: int) -> Chan:
+    c = p.fgrp.fds.get(k.l32(fd))
+    if c is None:
+        raise KernelError(Ebadfd)
+    return c
+
+
+def newfd(p: Proc, c: Chan) -> int:
+    """The lowest free fd (OCEXEC carried over from the open mode)."""
+    fd = 0
+    while fd in p.fgrp.fds:
+        fd += 1
+    p.fgrp.fds[fd] = c
+    if c.cexec:
+        p.fgrp.cexec.add(fd)
+    return fd
+
+
+def _env_create(p: Proc, full: str) -> None:
+    p.egrp.env[full[len(ENV) :]] = b""
+
+
+def namec_open(k: Kernel, p: Proc, path: str, mode: int, create: bool = False, perm: int = 0) -> Chan:
+    """namec(Aopen / Acreate) and the device's open."""
+    full = k.fs.clean(path, p.dot)
+    if p.pgrp.nomnt and path.startswith("#") and path[1:2] not in NOMNT_DEVS:
+        raise KernelError(Enoattach)
+    contents = synth(k, p, full)
+    if contents is not None:
+        if create and full.startswith(ENV):
+            _env_create(p, full)
+            contents = b""
+        return Chan(full, mode & 3, kind=ChanKind.SYNTH, synth=contents)
+    if create and full.startswith(ENV):
+        _env_create(p, full)
+        return Chan(full, mode & 3, kind=ChanKind.SYNTH)
+    node = k.fs.nodes.get(full)
+    if create:
+        if node is not None and node.isdir:
+            raise KernelError(Eexist)
+        if not k.fs.parent_exists(full):  # namec Acreate walks all but the last element
+            raise walk_error(k.fs, path, p.dot, k.profile, upto=nelems(path) - 1)
+        if node is None or perm & DMDIR:
+            node = k.fs.create(full, perm)
+        node.data.clear()
+    elif node is None:
+        raise walk_error(k.fs, path, p.dot, k.profile)
+    elif mode & OTRUNC:
+        node.data.clear()
+    kind = DEVFILES.get(full) or (ChanKind.DIR if node.isdir else ChanKind.FILE)
+    if kind == ChanKind.DIR and mode & 3 != OREAD:
+        raise KernelError(Eisdir)
+    return Chan(full, mode & 3, node=node, kind=kind, cexec=bool(mode & OCEXEC))
+
+
+def _path(k: Kernel, p: Proc, a: Args) -> str:
+    return unraw(k.cstr(p, a[0]))
+
+
+@syscall("open")
+def sysopen(k: Kernel, p: Proc, a: Args) -> Result:
+    return Result(newfd(p, namec_open(k, p, _path(k, p, a), int(a[1]))))
+
+
+@syscall("create")
+def syscreate(k: Kernel, p: Proc, a: Args) -> Result:
+    c = namec_open(k, p, _path(k, p, a), int(a[1]), create=True, perm=int(a[2]) & ULONG)
+    c.cexec = bool(int(a[1]) & OCEXEC)
+    return Result(newfd(p, c))
+
+
+@syscall("close")
+def sysclose(k: Kernel, p: Proc, a: Args) -> Result:
+    fd = k.l32(int(a[0]))
+    fdtochan(k, p, fd)
+    p.fgrp.cexec.discard(fd)
+    cclose(p.fgrp.fds.pop(fd))
+    return Result(0)
+
+
+@syscall("dup")
+def sysdup(k: Kernel, p: Proc, a: Args) -> Result:
+    old, new = k.l32(int(a[0])), k.l32(int(a[1]))
+    c = fdtochan(k, p, old)
+    c.refs += 1
+    if new < 0:
+        fd = newfd(p, c)
+        p.fgrp.cexec.discard(fd)  # dup never copies close-on-exec
+        return Result(fd)
+    if new > NFD_LIMIT:
+        raise KernelError(Ebadfd)
+    if new in p.fgrp.fds:
+        cclose(p.fgrp.fds[new])
+    p.fgrp.fds[new] = c
+    p.fgrp.cexec.discard(new)
+    return Result(new)
+
+
+@syscall("pipe")
+def syspipe(k: Kernel, p: Proc, a: Args) -> Result:
+    addr = k.ptr(a[0])
+    k.mem(p).validaddr(addr, 8, True)
+    pp = Pipe(open_ends=[1, 1])
+    fd0 = newfd(p, Chan("#|/data", ORDWR, pipe=pp, end=0, kind=ChanKind.PIPE))
+    fd1 = newfd(p, Chan("#|/data1", ORDWR, pipe=pp, end=1, kind=ChanKind.PIPE))
+    order: Literal["big", "little"] = "big" if k.arch.big_endian else "little"
+    k.mem(p).write(addr, fd0.to_bytes(4, order) + fd1.to_bytes(4, order))
+    return Result(0, out={"fds": [fd0, fd1]})
+
+
+@syscall("read")
+def sysread(k: Kernel, p: Proc, a: Args) -> Sleeps:
+    c = fdtochan(k, p, int(a[0]))
+    addr, n = k.ptr(a[1]), k.l32(int(a[2]))
+    if n < 0:
+        raise KernelError(Enegcount)
+    k.mem(p).validaddr(addr, n, True)
+    if c.mode == OWRITE:
+        raise KernelError(Ebadusefd)
+    data = yield from devread(p, c, n)
+    c.offset += len(data)
+    k.mem(p).write(addr, data)
+    return Result(len(data), out={"hex": data.hex()})
+
+
+@syscall("write")
+def syswrite(k: Kernel, p: Proc, a: Args) -> Result:
+    c = fdtochan(k, p, int(a[0]))
+    addr, n = k.ptr(a[1]), k.l32(int(a[2]))
+    if n < 0:
+        raise KernelError(Enegcount)
+    k.mem(p).validaddr(addr, n, False)
+    if c.mode == OREAD:
+        raise KernelError(Ebadusefd)
+    devwrite(p, c, k.mem(p).read(addr, n))
+    return Result(n)
+
+
+@syscall("seek")
+def sysseek(k: Kernel, p: Proc, a: Args) -> Result:
+    c = fdtochan(k, p, int(a[0]))
+    if c.kind == ChanKind.PIPE:
+        raise KernelError(Eisstream)
+    off, whence = int(a[1]), int(a[2])
+    size = len(c.node.data) if c.node is not None else len(c.synth)
+    base = {0: 0, 1: c.offset, 2: size}.get(whence)
+    if base is None or base + off < 0:
+        raise KernelError(Enegseek if base is not None else Ebadarg)
+    c.offset = base + off
+    return Result(c.offset)
+
+
+@syscall("remove")
+def sysremove(k: Kernel, p: Proc, a: Args) -> Result:
+    path = _path(k, p, a)
+    full = k.fs.clean(path, p.dot)
+    if full.startswith(ENV) and full[len(ENV) :] in p.egrp.env:
+        del p.egrp.env[full[len(ENV) :]]
+        return Result(0)
+    if full not in k.fs.nodes:
+        raise walk_error(k.fs, path, p.dot, k.profile)
+    if any(n.startswith(full + "/") for n in k.fs.nodes):
+        raise KernelError(Enotempty)
+    del k.fs.nodes[full]
+    return Result(0)
+
+
+@syscall("fd2path")
+def sysfd2path(k: Kernel, p: Proc, a: Args) -> Result:
+    c = fdtochan(k, p, int(a[0]))
+    addr, n = k.ptr(a[1]), int(a[2]) & ULONG
+    k.mem(p).validaddr(addr, n, True)
+    s = utfecpy(c.path.encode(), n)
+    if n:
+        k.mem(p).write(addr, s + b"\0")
+    return Result(0, out={"text": text(s)})
+
+
+@syscall("chdir")
+def syschdir(k: Kernel, p: Proc, a: Args) -> Result:
+    full, node = lookup(k.fs, _path(k, p, a), p.dot, k.profile)
+    if not node.isdir:
+        raise KernelError(Enotdir)
+    p.dot = full
+    return Result(0)
+
+
+@syscall("postnote")
+def syspostnote(k: Kernel, p: Proc, a: Args) -> Result:
+    """libc postnote: open /proc/PID/note (or notepg) and write the note."""
+    group, pid = int(a[0]), k.l32(int(a[1]))
+    msg = unraw(k.cstr(p, a[2]))
+    q = k.procs.get(pid)
+    name = f"/proc/{pid}/{'notepg' if group == 2 else 'note'}"
+    if q is None or q.state == ProcState.DEAD:
+        # the walk fails at the pid element: namec names /proc/N
+        raise namec_error(name, Enonexist, k.profile, len(f"/proc/{pid}"))
+    if group == 2:
+        # devproc.c postnotepg (seed and head): every process of the
+        # group except the writer itself; one shared note from 3e1154879.
+        shared = mknote(msg, NUSER) if k.profile.has(Sw.NOTE_SHARED) else None
+        for r in sorted(k.procs.values(), key=lambda r: r.pid):
+            if r is not p and r.noteid == q.noteid and r.state != ProcState.DEAD:
+                postnote(r, shared or msg, NUSER)
+    else:
+        postnote(q, msg, NUSER)
+    return Result(0)
