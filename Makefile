@@ -57,8 +57,9 @@ gen: setup
 test: setup sysdeps lint
 	$(BIN)/pytest -q tests
 
-bench: setup
-	$(BIN)/python -m benchmarks
+# One table and results/bench/bench.json; KERNEL= (and ARCH=) measure boot_ratio on a real kernel.
+bench: setup sysdeps
+	$(BIN)/python -m benchmarks $(if $(KERNEL),--kernel $(KERNEL)) $(if $(ARCH),--arch $(ARCH))
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,8 @@
-from benchmarks import bench_compile, bench_model, bench_pipeline, bench_results
+"""`make bench`: one table, results/bench/bench.json (benchmarks/bench.py).  The other
+modules here measure one thing each: `python -m benchmarks.bench_results`, ..."""
 
-bench_compile.main()
-bench_model.main()
-bench_pipeline.main()
-bench_results.main()
+import sys
+
+from benchmarks import bench
+
+sys.exit(bench.main(sys.argv[1:]))

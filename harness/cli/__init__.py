@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bisect": ("harness.cli.bisect_cmd", "bisect", "The commit of a 9front tree that changed a behaviour."),
     "explain": ("harness.cli.explain_cmd", "explain", "Which profile switch makes the model reproduce a guest trace."),
     "nightly": ("harness.cli.nightly_cmd", "nightly", "A matrix of kernels: JUnit, one HTML report, baseline, history."),
+    "coverage": ("harness.cli.coverage_cmd", "coverage", "Which kernel rule sites of the model the scenarios reach."),
+    "fuzz": ("harness.cli.fuzz_cmd", "fuzz", "Generated programs on model and guest; divergences minimised to scenarios."),
 }
 
 

@@ -38,7 +38,7 @@ from harness.model.sysproc import owaitmsg
 from harness.ops import OPS, PROBE_TABLE, Answer
 from harness.program import Program
 from harness.trace.frame import MAX_PAYLOAD, decode_stream, record_payload
-from harness.trace.schema import Record, abbreviated
+from harness.trace.schema import Record, abbreviated, split_end
 
 AGENT_DIR = Path(__file__).resolve().parent / "agent"
 SOURCES = ("agent.c", "compat/host.c")
@@ -181,6 +181,7 @@ class HostRun:
     stderr: str
     console: bytes = b""
     workdir: Path = field(default_factory=Path)
+    elapsed_ns: int | None = None  # the agent's own time (its END record, taken out of records)
 
 
 def run_host_agent(agent: str | Path, program: Program | str, answers: list[Record],
@@ -205,8 +206,9 @@ def run_host_agent(agent: str | Path, program: Program | str, answers: list[Reco
         raise HostRunError(f"host agent did not finish within {timeout:.0f}s") from e
     data = out.read_bytes() if out.exists() else b""
     dec = decode_stream(data, key)
-    return HostRun(dec.records, [str(e) for e in dec.errors], proc.returncode,
-                   proc.stderr.decode("utf-8", "replace"), dec.text, wd)
+    records, elapsed = split_end(dec.records)
+    return HostRun(records, [str(e) for e in dec.errors], proc.returncode,
+                   proc.stderr.decode("utf-8", "replace"), dec.text, wd, elapsed)
 
 
 def comparable(rec: Record, nondet: list[str]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from harness.model.errors import Enonexist
 from harness.model.profiles import DEFAULT_PROFILE, Profile
 from harness.program import parse as parse_program
 from harness.program import tokenize
-from harness.trace.schema import Record
+from harness.trace.schema import Record, end_record
 
 BANNER = "Plan 9\n"
 SIM_NOTE = "nine-harness SIMULATED 9front console (not a kernel)\n"
@@ -146,6 +146,7 @@ class Simulator:
             self.say(f"nhagent: {progfile}: {e}\n")
             return "nhagent:bad program"
         fault_kind = self.fault_for(program.scenario)
+        started = time.perf_counter_ns()  # the agent's own time: from its start to its last record
         records = Machine(arch=self.arch, profile=self.profile).run(program)
         if fault_kind == "forge" and records:
             fake = records[0].to_json() | {"op": "forged", "ret": 4242}
@@ -171,6 +172,8 @@ class Simulator:
                     continue
             sys.stdout.buffer.write(frame)
             sys.stdout.buffer.flush()
+        sys.stdout.buffer.write(encode(end_record(time.perf_counter_ns() - started), key=key))
+        sys.stdout.buffer.flush()
         return ""
 
 

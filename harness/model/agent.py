@@ -85,7 +85,17 @@ from harness.model.syscall import SYSCALLS, Result
 from harness.model.sysproc import sysexec, sysexits
 from harness.program import Arg as ProgArg
 from harness.program import Program, Stmt
-from harness.trace.schema import ACTION, CALL, NOTE, PROBE, START, Record, abbreviate_args
+from harness.trace.schema import (
+    ACTION,
+    CALL,
+    LONG_LIST,
+    NOTE,
+    PROBE,
+    START,
+    Record,
+    abbreviate_arg,
+    abbreviate_args,
+)
 
 STEP_LIMIT = 20000  # statements in all: a guard against runaway programs
 KINDS = {"call": CALL, "probe": PROBE, "action": ACTION}
@@ -99,6 +109,18 @@ BASES = {
     "stacktop": (sg.SSEG, True),
 }
 END = "__end"  # the variable holding the image's `end` (its buffers start there)
+
+
+def _token(a: ProgArg) -> str:
+    """a.token as records show it, without building a 16 MiB token to cut it."""
+    return abbreviate_arg(a.text, a.kind + ":")
+
+
+# resolve_all's memo: statement id -> (the statement, its resolved arguments).  Str
+# values are never changed after they are made, so runs may share them.
+_CONTEXT_KINDS = frozenset("bav")  # what resolve reads from the process or its variables
+_RESOLVED: dict[int, tuple[Stmt, tuple[Arg, ...]]] = {}
+_RESOLVED_MAX = 32
 
 
 @dataclass(eq=False)
@@ -170,13 +192,14 @@ class Agent:
         return self.steps > STEP_LIMIT
 
     def record(self, c: Ctx, st: Stmt | None, kind: str, op: str, r: Result) -> None:
+        # the args as Stmt.tokens gives them, formatted only for those the record keeps
         rec = Record(
             proc=c.name,
             seq=c.seq,
             step=st.step if st else 0,
             kind=kind,
             op=op,
-            args=abbreviate_args(st.tokens) if st else [],
+            args=abbreviate_args(st.args, _token) if st else [],
             ret=r.ret,
             err=r.err,
             out=dict(r.out),
@@ -243,7 +266,7 @@ class Agent:
         notes the call left pending were delivered (as on a real return)."""
         p = c.proc
         try:
-            args = [self.resolve(c, a) for a in st.args]
+            args = self.resolve_all(c, st)
         except KernelError as e:  # unreachable by construction; keep the run alive
             return CALL, Result(-1, e.errstr)
         if st.op == "exec":
@@ -306,22 +329,38 @@ class Agent:
             noted(p, p.notify or "")
 
     # --- arguments -----------------------------------------------------------------
+    def resolve_all(self, c: Ctx, st: Stmt) -> Args:
+        """ST's arguments resolved; a long list of context-free ones (an exec's argv
+        of up to ~200k strings) is resolved once per statement, for every run."""
+        if len(st.args) <= LONG_LIST:
+            return [self.resolve(c, a) for a in st.args]
+        hit = _RESOLVED.get(id(st))
+        if hit is not None and hit[0] is st:
+            return list(hit[1])
+        args = [self.resolve(c, a) for a in st.args]
+        if not any(a.kind in _CONTEXT_KINDS for a in st.args):
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            _RESOLVED[id(st)] = (st, tuple(args))
+        return args
+
     def resolve(self, c: Ctx, a: ProgArg) -> Arg:
+        # s: first and inline: an exec's argv is up to ~200k of them (issue 11)
         k, t = a.kind, a.text
-        mask = self.k.arch.addr_mask
+        if k == "s":
+            if "$" in t:
+                t = t.replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
+            return Str(t.encode("utf-8", "surrogateescape"))  # fmt.raw
         if k == "i":
             return a.int_value()
-        if k == "s":
-            t = t.replace("$agent", AGENT_PATH).replace("$dir", SCRATCH_DIR)
-            return Str(raw(t))
         if k == "b":
             name, off = a.buffer_ref()
-            return (c.vars.get(END, 0) + self.bufoff.get(name, 0) + off) & mask
+            return (c.vars.get(END, 0) + self.bufoff.get(name, 0) + off) & self.k.arch.addr_mask
         if k == "a":
             base, off = a.address_ref()
             if isinstance(base, str):
                 base = self.base_addr(c, base)
-            return (base + off) & mask
+            return (base + off) & self.k.arch.addr_mask
         if k == "v":
             if t == "pid":
                 return c.proc.pid

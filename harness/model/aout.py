@@ -11,12 +11,15 @@ any input bytes.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from harness.libc import tokenize_bytes
 from harness.model.arch import HDR_MAGIC, MAGIC_NAMES, Arch
+from harness.model.coverage import rule
 from harness.model.errors import Ebadarg, Ebadexec, Enovmem, KernelError
 from harness.model.profiles import Profile, Sw
 
@@ -37,8 +40,33 @@ def _b(a: Arg) -> bytes:
     return a if isinstance(a, bytes) else a.encode("utf-8", "surrogateescape")
 
 
+_DECODE = functools.partial(bytes.decode, encoding="utf-8", errors="surrogateescape")
+
+
 def _s(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
+
+
+def _strs(argv: Sequence[Arg]) -> list[str]:
+    """[_s(_b(a)) for a in argv], at C speed when all are bytes (as sysexec's cstr gives them)."""
+    try:
+        return list(map(_DECODE, cast(Sequence[bytes], argv)))  # a str among them: TypeError
+    except TypeError:
+        return [_s(_b(a)) for a in argv]
+
+
+def _lengths(args: Sequence[Arg]) -> list[int]:
+    """[_blen(a) for a in args], at C speed for the usual all-ASCII str argv."""
+    try:
+        ascii_strs = all(map(str.isascii, cast(Sequence[str], args)))  # bytes among them: TypeError
+    except TypeError:
+        ascii_strs = False
+    return list(map(len, args)) if ascii_strs else [_blen(a) for a in args]
+
+
+def _blen(a: Arg) -> int:
+    """len(_b(a)) without building the bytes where it need not (ASCII encodes 1:1)."""
+    return len(a) if isinstance(a, bytes) or a.isascii() else len(_b(a))
 
 
 def read_size(profile: Profile) -> int:
@@ -164,6 +192,7 @@ def _check_binary(buf: bytes, arch: Arch, profile: Profile) -> _Binary | None:
         return None
     if magic & HDR_MAGIC:  # 360
         if n < EHDR_SIZE:  # 361: a truncated expanded header
+            rule("sysproc.c:362")
             raise KernelError(Ebadexec)
         (entry,) = struct.unpack(">Q", buf[EXEC_SIZE:EHDR_SIZE])
         text = arch.utzero + EHDR_SIZE
@@ -172,9 +201,11 @@ def _check_binary(buf: bytes, arch: Arch, profile: Profile) -> _Binary | None:
         text = arch.utzero + EXEC_SIZE
     entry &= mask
     if entry < text:  # 369: entry point inside the header or below text
+        rule("sysproc.c:370")
         raise KernelError(Ebadexec)
     text = (text + struct.unpack(">I", buf[4:8])[0]) & mask  # 371
     if text <= entry or text >= arch.stack_base:  # 372: entry past text, text into the stack
+        rule("sysproc.c:373")
         raise KernelError(Ebadexec)
     align = arch.text_align(magic, profile.has(Sw.MIPS_SPIM_MAGIC))  # 375-386
     header = parse_header(buf)
@@ -194,6 +225,7 @@ def _layout(b: _Binary, arch: Arch, file_size: int | None) -> ExecImage:
     end = ((bssend + pg - 1) & ~(pg - 1)) & mask
     lim = arch.stack_base
     if t >= lim or d >= lim or end >= lim:  # 420
+        rule("sysproc.c:421")
         raise KernelError(Ebadexec)
 
     # After the commit point newseg() may still refuse a segment that is too
@@ -269,12 +301,15 @@ def parse_shebang(data: bytes, profile: Profile) -> list[str]:
     """
     buf = data[: read_size(profile)]
     if len(buf) <= 2 or buf[:2] != b"#!":  # shargs returns -1
+        rule("sysproc.c:399")
         raise KernelError(Ebadexec)
     nl = buf.find(b"\n", 2)
     if nl < 0:  # no newline in what was read: shargs returns 0
+        rule("sysproc.c:399")
         raise KernelError(Ebadexec)
     line = buf[2:nl]
     if profile.has(Sw.SHEBANG_TOKENIZE):
+        rule("sysproc.c@520a39efc:258")
         # exec(2) at 027f579f4 (sys/man/2/exec:70-73): up to 256 bytes of
         # arguments, "tokenized into up to 32 arguments by tokenize(2)"; the
         # rest of the line is dropped.  The kernel's own code writes one slot
@@ -285,8 +320,10 @@ def parse_shebang(data: bytes, profile: Profile) -> list[str]:
         # (docs/PROFILES.md).
         toks = tokenize(line, TOKENIZE_MAXARGS)
     else:
+        rule("sysproc.c:246")
         toks = _seed_split(line)
     if not toks:  # 398: n < 1
+        rule("sysproc.c:399")
         raise KernelError(Ebadexec)
     return [_s(t) for t in toks]
 
@@ -336,14 +373,20 @@ def stack_plan(progargs: Sequence[Arg], callerargs: Sequence[Arg], arch: Arch) -
     nbytes = arch.tos_size
     nargs = 0
     for a in progargs:
-        nbytes += len(_b(a)) + 1
+        nbytes += _blen(a) + 1
         nargs += 1
-    for a in callerargs:
-        n = len(_b(a))
+    lens = _lengths(callerargs)
+    if lens and max(lens) < arch.ustksize and nbytes + sum(lens) + len(lens) < arch.ustksize:
+        nbytes += sum(lens) + len(lens)  # neither check below can fire: all at once
+        nargs += len(lens)
+        lens = []
+    for n in lens:
         if n >= arch.ustksize:  # 443: no NUL within USTKSIZE bytes
+            rule("sysproc.c:444")
             raise KernelError(Ebadarg)
         nbytes = (nbytes + n + 1) & ULONG_MASK
         if nbytes >= arch.ustksize:  # 446
+            rule("sysproc.c:447")
             raise KernelError(Enovmem)
         nargs += 1
     ssize = (wd * (nargs + 1) + ((nbytes + wd - 1) & ~(wd - 1))) & ULONG_MASK
@@ -351,6 +394,7 @@ def stack_plan(progargs: Sequence[Arg], callerargs: Sequence[Arg], arch: Arch) -
         ssize += 4
     pg = arch.page_size
     if (ssize + pg - 1) & ~(pg - 1) >= arch.ustksize:  # 459: PGROUND(ssize) >= USTKSIZE
+        rule("sysproc.c:460")
         raise KernelError(Enovmem)
     top = arch.ustktop
     return StackPlan(nargs, nbytes, ssize, top - arch.tos_size, top - ssize, top - nbytes)
@@ -380,7 +424,11 @@ def truncate_args(argv: Sequence[Arg]) -> bytes:
     NUL at a UTF-8 boundary (as fullrune judges it, which accepts a lead byte
     followed by any byte).  /proc/N/args shows these with %q and blanks.
     """
-    buf = bytearray(b"".join(_b(a) + b"\0" for a in argv))
+    buf = bytearray()
+    for a in argv:  # only the first PROCARGS_MAX bytes can matter
+        buf += _b(a) + b"\0"
+        if len(buf) > PROCARGS_MAX:
+            break
     n = min(len(buf), PROCARGS_MAX)
     del buf[n:]
     if n > 0 and buf[n - 1] != 0:
@@ -423,11 +471,12 @@ def plan_exec(
     kernel's order; the stack placement (tstk, isoverlap) is the caller's.
     """
     if not argv:  # 327: argv[0] == nil
+        rule("sysproc.c:328")
         raise KernelError(Ebadarg)
     file = _s(_b(path))
     elem = path_elem(file)
     progargs: list[str] = []
-    callerargs = [_s(_b(a)) for a in argv]
+    callerargs = _strs(argv)
     indir = False
     while True:
         data = read_file(file)
@@ -436,6 +485,7 @@ def plan_exec(
         if b is not None:
             break
         if indir:  # 390: an interpreter must be a binary
+            rule("sysproc.c:391")
             raise KernelError(Ebadexec)
         indir = True
         toks = parse_shebang(buf, profile)

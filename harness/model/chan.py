@@ -6,6 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from harness.model.coverage import rule
 from harness.model.errors import Edoesnotexist, Enonexist, Enotdir, KernelError
 from harness.model.fmt import fmt_trunc, raw, unraw
 from harness.model.fs import MOUNTS, FileTree, Node
@@ -57,7 +58,9 @@ def namec_error(path: str, err: str, profile: Profile, length: int | None = None
     b = raw(path)
     shown = unraw(shown_name(b, len(b) if length is None else length, err))
     q = "'" + shown.replace("'", "''") + "'"
-    msg = f"{err}: {q}" if profile.has(Sw.NAMEC_ERROR_SUFFIX) else f"{q} {err}"
+    suffix = profile.has(Sw.NAMEC_ERROR_SUFFIX)
+    rule("chan.c@6eed7a478:1249" if suffix else "chan.c:1246")
+    msg = f"{err}: {q}" if suffix else f"{q} {err}"
     return KernelError(unraw(fmt_trunc(raw(msg), ERRMAX - 1)))
 
 
@@ -88,6 +91,8 @@ def walk_error(fs: FileTree, path: str, dot: str, profile: Profile, upto: int | 
         nxt = cur if elem == "." else posixpath.dirname(cur) if elem == ".." else posixpath.join(cur, elem)
         if nxt not in fs.nodes:
             partial = nbatch > 0 and not profile.has(Sw.WALK_ERROR_ENONEXIST)
+            if nbatch > 0:
+                rule("chan.c:1065" if partial else "chan.c@6eed7a478:1068")
             return namec_error(path, Edoesnotexist if partial else Enonexist, profile, m.end())
         nbatch = 0 if elem == ".." or nxt in MOUNTS else nbatch + 1
         cur, prev_end = nxt, m.end()

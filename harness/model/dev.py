@@ -15,6 +15,7 @@ from harness.model.fmt import quote, unraw
 from harness.model.kernel import Kernel
 from harness.model.notes import postnote
 from harness.model.portdat import NUSER, Chan, ChanKind, Proc, ProcState, Wait, Wake
+from harness.model.profiles import Sw
 
 # The device files of the tree and their devices (#c files bound on /dev).
 DEVFILES = {"/dev/null": ChanKind.NULL, "/dev/cons": ChanKind.CONS, "/dev/user": ChanKind.USER}
@@ -77,13 +78,55 @@ def devread(p: Proc, c: Chan, n: int) -> Generator[Wait, Wake | None, bytes]:
     return data
 
 
-def devwrite(p: Proc, c: Chan, data: bytes) -> None:
+PIPEQSIZE_1CPU = 32 * 1024  # devpipe.c:44-48 (e9bb7876e): conf.pipeqsize with one CPU
+PIPEQSIZE = 256 * 1024  # b54c61c61: whatever the CPUs (profile switch pipe-qsize-256k)
+MAXATOMIC = 64 * 1024  # qio.c:51 Maxatomic: qwrite's block size
+
+
+def pipewrite(k: Kernel, p: Proc, c: Chan, data: bytes) -> Generator[Wait, Wake | None, None]:
+    """devpipe.c pipewrite: any error of the write (a hung-up pipe, an
+    interrupted wait) posts "sys: write on closed pipe" first."""
+    try:
+        yield from qwrite(k, c, data)
+    except KernelError:
+        postnote(p, "sys: write on closed pipe", NUSER)
+        raise
+
+
+def qwrite(k: Kernel, c: Chan, data: bytes) -> Generator[Wait, Wake | None, None]:
+    """qio.c qwrite (e9bb7876e): blocks of Maxatomic bytes, each queued whole
+    (qbwrite), then the writer waits while the queue holds the limit or more
+    (qflow, interruptible); before it all, a queue at twice the limit is
+    waited out whatever notes come (the waserror loop)."""
+    assert c.pipe is not None
+    pipe, rd = c.pipe, 1 - c.end
+    q = pipe.buf[rd]
+    limit = PIPEQSIZE if k.profile.has(Sw.PIPE_QSIZE_256K) else PIPEQSIZE_1CPU
+
+    def notfull() -> bool:
+        return len(q) < limit or pipe.open_ends[rd] == 0
+
+    while len(q) // 2 >= limit and not notfull():
+        yield Wait(ready=notfull)
+    sofar = 0
+    while True:
+        if pipe.open_ends[rd] == 0:  # qbwrite: Qclosed
+            raise KernelError(Ehungup)
+        chunk = data[sofar : sofar + MAXATOMIC]
+        q += chunk
+        sofar += len(chunk)
+        while not notfull():
+            why = yield Wait(ready=notfull)
+            if why == Wake.INTR:
+                raise KernelError(Eintr)
+        if sofar >= len(data):
+            return
+
+
+def devwrite(k: Kernel, p: Proc, c: Chan, data: bytes) -> Generator[Wait, Wake | None, None]:
     n = len(data)
     if c.kind == ChanKind.PIPE and c.pipe is not None:
-        if c.pipe.open_ends[1 - c.end] == 0:  # devpipe.c pipewrite: the note, then Ehungup
-            postnote(p, "sys: write on closed pipe", NUSER)
-            raise KernelError(Ehungup)
-        c.pipe.buf[1 - c.end] += data
+        yield from pipewrite(k, p, c, data)
     elif c.kind == ChanKind.FILE and c.node is not None:
         d = c.node.data
         if c.offset > len(d):

@@ -37,11 +37,6 @@ Enoexecdir = "cannot exec directory"  # chan.c:1410 namec Aopen with OEXEC
 Enotempty = "directory not empty"  # the file server's remove of a full directory
 Einvalexit = "invalid exit string"  # sysproc.c:672 sysexits
 Esuicide = "Suicide"  # pc64/trap.c:606 noted(): outside a handler it pexits
-# Strings the model gives where the seed's sysfile.c has no check of its own
-# (negative counts reach the device, which the model does not have): kept
-# until a real kernel says otherwise.
-Enegcount = "negative i/o count"
-Enegseek = "negative seek offset"
 
 
 class KernelError(Exception):

@@ -7,6 +7,7 @@ from typing import NoReturn
 
 from harness.model.aout import ExecImage
 from harness.model.arch import Arch
+from harness.model.coverage import rule
 from harness.model.errors import Eioload, Exit
 from harness.model.segments import PC_MASK
 
@@ -38,13 +39,17 @@ def run_foreign(arch: Arch, img: ExecImage, data: bytes) -> NoReturn:
             break  # no file bytes: zero-filled pages up to the top
         ask = min(pg, flen - soff)
         if len(data) < soff + ask:
+            rule("fault.c:76")
             raise Exit(Eioload)
         code = data[max(entry, page) - base : soff + ask]
         if any(code):
             raise Exit("")
         if arch.name == "arm64":
+            rule("arm64/trap.c@dd7985423:176")
             raise Exit(f"sys: trap: unknown pc={PC_MASK}")
         page += pg
     if arch.name == "arm64":
+        rule("arm64/trap.c@dd7985423:176")
         raise Exit(f"sys: trap: unknown pc={PC_MASK}")
+    rule("fault.c:272")
     raise Exit(f"sys: trap: fault read addr={top:#x} pc={PC_MASK}")

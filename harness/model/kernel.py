@@ -27,7 +27,7 @@ class Str(int):
     b: bytes
 
     def __new__(cls, b: bytes) -> Str:
-        obj = super().__new__(cls, 1)
+        obj = int.__new__(cls, 1)
         obj.b = b
         return obj
 

@@ -16,6 +16,7 @@ import struct
 from harness.model import aout, sysfile, sysproc
 from harness.model.agent import Agent
 from harness.model.arch import HDR_MAGIC, Arch, get_arch
+from harness.model.coverage import rule
 from harness.model.fs import AGENT_PATH, FileTree, ScratchServer
 from harness.model.kernel import Kernel
 from harness.model.portdat import Chan, ChanKind, Proc
@@ -49,6 +50,7 @@ def boot(k: Kernel, img: aout.ExecImage) -> Proc:
     # first.  It runs in a note group of its own (the agent does
     # rfork(RFNOTEG) first), so a scenario's group notes cannot reach the shell.
     initcons = "/dev/cons" if k.profile.has(Sw.BOOT_FDS_DEV_CONS) else "#c/cons"
+    rule("initcode.c@e2509e765:40" if k.profile.has(Sw.BOOT_FDS_DEV_CONS) else "initcode.c:27")
     for fd, mode, name in ((0, OREAD, "/dev/cons"), (1, OWRITE, initcons), (2, OWRITE, initcons)):
         p.fgrp.fds[fd] = Chan(name, mode, kind=ChanKind.CONS)
     p.noteid = k.allocpid()

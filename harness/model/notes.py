@@ -4,6 +4,7 @@ pc64/trap.c notify).  What the user's handler does is the agent's."""
 
 from __future__ import annotations
 
+from harness.model.coverage import rule
 from harness.model.errors import Exit
 from harness.model.fmt import raw, unraw
 from harness.model.kernel import Kernel
@@ -46,9 +47,12 @@ def with_pc(k: Kernel, p: Proc, n: Note) -> str:
     if not msg.startswith("sys:"):
         return msg
     if not k.profile.has(Sw.NOTE_PC_AFTER_TEXT):
+        rule("pc64/trap.c:571")
         return msg[: ERRMAX - 15] + PC_SUFFIX
     if k.profile.has(Sw.NOTE_SHARED) and note_refs(k, n) > 1:
+        rule("proc.c@3e1154879:1020")
         return msg
+    rule("proc.c@c8e25d2a1:927")
     return unraw(raw(msg + PC_SUFFIX)[: ERRMAX - 1])
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 
 from harness.model import segments as sg
+from harness.model.coverage import rule
 from harness.model.errors import Eintr, Enochild, Enoproc, KernelError
 from harness.model.fmt import fmt_trunc, raw, unraw
 from harness.model.fs import AGENT_TEXT
@@ -27,6 +28,7 @@ NWAIT = 128  # proc.c:1157: wait records a parent keeps; later exits leave none
 def newproc(k: Kernel) -> Proc:
     """port/proc.c newproc (nil when the table is full: sysrfork's Enoproc)."""
     if len(k.live()) >= NPROC:
+        rule("sysproc.c:97")
         raise KernelError(Enoproc)
     p = Proc(pid=k.allocpid(), text=AGENT_TEXT, user=HOSTOWNER)
     k.procs[p.pid] = p

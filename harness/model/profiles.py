@@ -3,7 +3,9 @@
 A profile is a set of behaviour switches.  Each switch is one observable
 change made to 9front after the seed, named after what it changes and tied to
 the commit that made it, so a nightly run can pick the profile matching its
-kernel and a bisect can say which switch flipped.
+kernel and a bisect can say which switch flipped.  docs/PROFILES.md has the
+audit of every kernel commit between the two profiles and why each one is a
+switch or invisible.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Sw(StrEnum):
     BOOT_FDS_DEV_CONS = "boot-fds-dev-cons"
     NOTE_PC_AFTER_TEXT = "note-pc-after-text"
     NOTE_SHARED = "note-shared"
+    PIPE_QSIZE_256K = "pipe-qsize-256k"
     MIPS_SPIM_MAGIC = "mips-spim-magic"
     SEMACQUIRE_ERRORS = "semacquire-errors"
 
@@ -102,6 +105,13 @@ SWITCHES: dict[str, Switch] = {
             "6fe654f50",
             "2023-03-07",
             "spim (P_MAGIC, mips LE) text aligned to 16 KiB like V_MAGIC instead of the page size",
+        ),
+        Switch(
+            Sw.PIPE_QSIZE_256K,
+            "b54c61c61",
+            "2024-03-16",
+            "a pipe holds 256 KiB before a writer waits (seed on one CPU: 32 KiB, devpipe.c:44-48);"
+            " qio's accounting changed with ad9748422 (allocation bytes): thresholds exact to a block",
         ),
         Switch(
             Sw.SEMACQUIRE_ERRORS,

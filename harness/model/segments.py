@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.model.arch import Arch
+from harness.model.coverage import rule
 from harness.model.errors import (
     Ebadarg,
     Einuse,
@@ -170,8 +171,10 @@ def segbrk(segs: list[Segment | None], addr: int, newaddr: int, arch: Arch) -> i
         if s is None or addr < s.base or addr >= s.top:
             continue
         if s.kind in (SG_TEXT, SG_DATA, SG_STACK, SG_PHYSICAL, SG_FIXED, SG_STICKY):
+            rule("sysproc.c:827")
             raise KernelError(Ebadarg)
         return ibrk(segs, newaddr, i, arch)
+    rule("sysproc.c:832")
     raise KernelError(Ebadarg)
 
 
@@ -218,10 +221,12 @@ def segdetach(segs: list[Segment | None], addr: int) -> int:
             continue
         if s.base <= addr < s.top or (s.top == s.base and addr == s.base):
             if i == SSEG:
+                rule("sysproc.c:893")
                 raise KernelError(Ebadarg)
             segs[i] = None
             putseg(s)
             return 0
+    rule("sysproc.c:885")
     raise KernelError(Ebadarg)
 
 
@@ -230,15 +235,18 @@ def segfree(segs: list[Segment | None], frm: int, length: int, arch: Arch) -> in
     frm &= arch.addr_mask
     to = frm + (length & 0xFFFFFFFF)
     if to > arch.addr_mask:
+        rule("sysproc.c:916")
         raise KernelError(Ebadarg)
     s = seg_at(segs, frm)
     if s is None:
+        rule("sysproc.c:919")
         raise KernelError(Ebadarg)
     to &= ~(arch.page_size - 1)
     frm = pground(frm, arch)
     if frm >= to:
         return 0
     if to > s.top:
+        rule("sysproc.c:928")
         raise KernelError(Ebadarg)
     s.free_pages(frm, to, arch.page_size)
     return 0
@@ -258,10 +266,14 @@ class Memory:
         return s
 
     def ok(self, addr: int, n: int, write: bool) -> bool:
-        """okaddr: every byte of [addr, addr+n) mapped (and writable)."""
+        """okaddr (fault.c:340): every byte of [addr, addr+n) mapped (and
+        writable); a negative length ((long)len < 0) never is, and even an
+        empty range must start inside a segment."""
         addr &= self.arch.addr_mask
-        if n <= 0:
-            return self._seg(addr, write) is not None or n == 0
+        if n < 0:
+            return False
+        if n == 0:
+            return self._seg(addr, write) is not None
         end = addr + n
         while addr < end:
             s = self._seg(addr, write)

@@ -13,8 +13,7 @@ from harness.model.errors import (
     Eexist,
     Eisdir,
     Eisstream,
-    Enegcount,
-    Enegseek,
+    Enegoff,
     Enoattach,
     Enonexist,
     Enotdir,
@@ -30,14 +29,26 @@ from harness.model.profiles import Sw
 from harness.model.syscall import Result, Sleeps, syscall
 
 OREAD, OWRITE, ORDWR, OEXEC = 0, 1, 2, 3  # sys/include/libc.h
-OTRUNC, OCEXEC = 16, 32
+OTRUNC, OCEXEC, ORCLOSE, OEXCL = 16, 32, 64, 0x1000
 NFD_LIMIT = 100  # sysdup: a new fd beyond the table's growth limit is Ebadfd
 
 
-def fdtochan(k: Kernel, p: Proc, fd: int) -> Chan:
+def openmode(mode: int) -> int:
+    """sysfile.c:182 openmode: the chan's mode; OEXEC opens for reading."""
+    o = mode & ~(OTRUNC | OCEXEC | ORCLOSE) & ULONG
+    if o > OEXEC:
+        raise KernelError(Ebadarg)
+    return OREAD if o == OEXEC else o
+
+
+def fdtochan(k: Kernel, p: Proc, fd: int, mode: int = -1) -> Chan:
+    """sysfile.c:141 fdtochan: the fd's chan; a MODE it was not opened for
+    (ORDWR serves both) is Ebadusefd."""
     c = p.fgrp.fds.get(k.l32(fd))
     if c is None:
         raise KernelError(Ebadfd)
+    if mode >= 0 and c.mode != ORDWR and mode != c.mode:
+        raise KernelError(Ebadusefd)
     return c
 
 
@@ -58,6 +69,7 @@ def _env_create(p: Proc, full: str) -> None:
 
 def namec_open(k: Kernel, p: Proc, path: str, mode: int, create: bool = False, perm: int = 0) -> Chan:
     """namec(Aopen / Acreate) and the device's open."""
+    omode = openmode(mode & ~OEXCL if create else mode)
     full = k.fs.clean(path, p.dot)
     if p.pgrp.nomnt and path.startswith("#") and path[1:2] not in NOMNT_DEVS:
         raise KernelError(Enoattach)
@@ -66,10 +78,10 @@ def namec_open(k: Kernel, p: Proc, path: str, mode: int, create: bool = False, p
         if create and full.startswith(ENV):
             _env_create(p, full)
             contents = b""
-        return Chan(full, mode & 3, kind=ChanKind.SYNTH, synth=contents)
+        return Chan(full, omode, kind=ChanKind.SYNTH, synth=contents)
     if create and full.startswith(ENV):
         _env_create(p, full)
-        return Chan(full, mode & 3, kind=ChanKind.SYNTH)
+        return Chan(full, omode, kind=ChanKind.SYNTH)
     node = k.fs.nodes.get(full)
     if create:
         if node is not None and node.isdir:
@@ -84,9 +96,9 @@ def namec_open(k: Kernel, p: Proc, path: str, mode: int, create: bool = False, p
     elif mode & OTRUNC:
         node.data.clear()
     kind = DEVFILES.get(full) or (ChanKind.DIR if node.isdir else ChanKind.FILE)
-    if kind == ChanKind.DIR and mode & 3 != OREAD:
+    if kind == ChanKind.DIR and omode != OREAD:
         raise KernelError(Eisdir)
-    return Chan(full, mode & 3, node=node, kind=kind, cexec=bool(mode & OCEXEC))
+    return Chan(full, omode, node=node, kind=kind, cexec=bool(mode & OCEXEC))
 
 
 def _path(k: Kernel, p: Proc, a: Args) -> str:
@@ -146,13 +158,11 @@ def syspipe(k: Kernel, p: Proc, a: Args) -> Result:
 
 @syscall("read")
 def sysread(k: Kernel, p: Proc, a: Args) -> Sleeps:
-    c = fdtochan(k, p, int(a[0]))
+    """sysfile.c:658 read: validaddr (a negative count is a bad address,
+    okaddr's (long)len >= 0), then fdtochan(fd, OREAD)."""
     addr, n = k.ptr(a[1]), k.l32(int(a[2]))
-    if n < 0:
-        raise KernelError(Enegcount)
     k.mem(p).validaddr(addr, n, True)
-    if c.mode == OWRITE:
-        raise KernelError(Ebadusefd)
+    c = fdtochan(k, p, int(a[0]), OREAD)
     data = yield from devread(p, c, n)
     c.offset += len(data)
     k.mem(p).write(addr, data)
@@ -160,15 +170,14 @@ def sysread(k: Kernel, p: Proc, a: Args) -> Sleeps:
 
 
 @syscall("write")
-def syswrite(k: Kernel, p: Proc, a: Args) -> Result:
-    c = fdtochan(k, p, int(a[0]))
+def syswrite(k: Kernel, p: Proc, a: Args) -> Sleeps:
+    """sysfile.c:756 write: validaddr, fdtochan(fd, OWRITE), a directory is Eisdir."""
     addr, n = k.ptr(a[1]), k.l32(int(a[2]))
-    if n < 0:
-        raise KernelError(Enegcount)
     k.mem(p).validaddr(addr, n, False)
-    if c.mode == OREAD:
-        raise KernelError(Ebadusefd)
-    devwrite(p, c, k.mem(p).read(addr, n))
+    c = fdtochan(k, p, int(a[0]), OWRITE)
+    if c.kind == ChanKind.DIR:
+        raise KernelError(Eisdir)
+    yield from devwrite(k, p, c, k.mem(p).read(addr, n))
     return Result(n)
 
 
@@ -177,11 +186,15 @@ def sysseek(k: Kernel, p: Proc, a: Args) -> Result:
     c = fdtochan(k, p, int(a[0]))
     if c.kind == ChanKind.PIPE:
         raise KernelError(Eisstream)
-    off, whence = int(a[1]), int(a[2])
+    off, whence = int(a[1]), k.l32(int(a[2]))
     size = len(c.node.data) if c.node is not None else len(c.synth)
     base = {0: 0, 1: c.offset, 2: size}.get(whence)
-    if base is None or base + off < 0:
-        raise KernelError(Enegseek if base is not None else Ebadarg)
+    if base is None:  # sysfile.c:886
+        raise KernelError(Ebadarg)
+    if c.kind == ChanKind.DIR and (whence != 0 or off != 0):  # 854, 863, 876
+        raise KernelError(Eisdir)
+    if base + off < 0:  # 857, 868, 881
+        raise KernelError(Enegoff)
     c.offset = base + off
     return Result(c.offset)
 

@@ -68,6 +68,9 @@ class Verdict:
     # syscall trace (harness.trace.ktrace); a note, not part of the status
     ktrace: dict[str, Any] | None = None
     records: int | None = None  # records in the trace judged (model runs)
+    # the guest agent's own time for the program (its END record), against
+    # ``seconds``, the harness's wall time for the scenario; None: not reported
+    guest_seconds: float | None = None
 
     def describe(self) -> str:
         head = f"{self.status.value:11} {self.arch:6} {self.scenario}"
@@ -77,7 +80,7 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status.value
-        for optional in ("ktrace", "records"):
+        for optional in ("ktrace", "records", "guest_seconds"):
             if d[optional] is None:
                 del d[optional]
         return d
@@ -158,6 +161,9 @@ class RunResult:
     run_id: str = ""  # the run the directory belongs to (shards of one run share it)
     shard: dict[str, Any] | None = None  # {index, count, plan, scenarios} of a sharded run
     extra: dict[str, Any] = field(default_factory=dict)  # agent, ktrace, ...: summary.json's meta
+    # seconds spent where (issue 11): compile (before the first boot), boot (to a
+    # ready guest, summed over guests), restore (summed), model_while_booting
+    timings: dict[str, float] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -216,6 +222,7 @@ class RunResult:
             "counts": self.counts(),
             "lost": self.lost,
             "meta": dict(self.meta),
+            "timings": dict(self.timings),
         }
         if verdicts:
             out["verdicts"] = [v.to_json() for v in self.verdicts]
@@ -229,6 +236,7 @@ class RunResult:
                   run_id=d.get("run_id", ""), shard=d.get("shard"),
                   verdicts=[Verdict.from_json(v) for v in d.get("verdicts", [])])
         run.set_meta(d.get("meta", {}))
+        run.timings = {k: float(v) for k, v in (d.get("timings") or {}).items() if isinstance(v, int | float)}
         if run.ended and not run.finished and isinstance(d.get("exit_code"), int):
             run.final_exit = d["exit_code"]  # the code of a run cut short: not recomputable
         return run

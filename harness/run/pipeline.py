@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 import traceback
-from pathlib import Path
+from concurrent.futures import Future
 
 from harness.errors import BootCrash, HarnessError, InfraError
 from harness.report import text as rtext
@@ -31,7 +31,7 @@ from harness.scenario.compiler import Scenario
 from harness.trace import diff as tdiff
 from harness.trace import frame as tframe
 from harness.trace import ktrace as tktrace
-from harness.trace.schema import KTRACE, Header, Trace, write_trace
+from harness.trace.schema import KTRACE, Header, Trace, split_end, write_trace
 
 __all__ = ["RunConfig", "SessionFactory", "guest_trace", "judge", "run_scenarios"]
 
@@ -40,16 +40,20 @@ def guest_trace(scenario: Scenario, run: GuestRun, cfg: RunConfig) -> tuple[Trac
     """Decode the agent's framed records; return the trace and any transport errors."""
     records, transport_errors = tframe.decode_records(run.output, run.frame_key)
     records = [r for r in records if r.kind != KTRACE]  # the kernel's trace: save_ktrace
+    records, elapsed_ns = split_end(records)  # the agent's own time: a timing, never diffed
     header = Header(source="guest", scenario=scenario.name, arch=cfg.arch, profile=cfg.profile,
                     meta={"status": run.status, "crash": run.crash, "scenario_path": scenario.path,
-                          "scratch_server": cfg.scratch_server})
+                          "scratch_server": cfg.scratch_server, "agent_elapsed_ns": elapsed_ns})
     return Trace(header, records), transport_errors
 
 
-def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir) -> Verdict:
+def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir,
+          model: Trace | None = None) -> Verdict:
+    """The verdict of RUN; MODEL: the scenario's model trace when already computed."""
     base = f"{cfg.arch}/{scenario.name}"
     files: dict[str, str] = {}
-    model = model_trace(scenario, cfg.arch, cfg.profile, cfg.agent_image, cfg.scratch_server)
+    if model is None:
+        model = model_trace(scenario, cfg.arch, cfg.profile, cfg.agent_image, cfg.scratch_server)
     write_trace(results.path(f"{base}.model.jsonl"), model)
     files["model"] = f"{base}.model.jsonl"
     guest, transport = guest_trace(scenario, run, cfg)
@@ -58,6 +62,8 @@ def judge(scenario: Scenario, cfg: RunConfig, run: GuestRun, results: ResultsDir
     results.path(f"{base}.console.txt").write_bytes(run.output)  # this scenario's console excerpt
     files["console"] = f"{base}.console.txt"
     verdict = Verdict(scenario.name, cfg.arch, cfg.profile, Status.PASS, files=files)
+    if guest.header.meta.get("agent_elapsed_ns") is not None:
+        verdict.guest_seconds = round(guest.header.meta["agent_elapsed_ns"] / 1e9, 6)
     if cfg.ktrace:
         verdict.ktrace = save_ktrace(run, guest, results, base, files)
     if run.crash is not None:
@@ -124,6 +130,68 @@ def _last_call(kt: tktrace.KTrace) -> str:
     return (c.entry or f"{c.pid} ...{c.retraw or ''}").strip()[:120]
 
 
+class ModelAhead:
+    """The model's traces computed in a background thread while the guests boot
+    (the model needs nothing of the guest): a worker then only waits for the one
+    being computed.  Each trace is handed out once and then forgotten."""
+
+    def __init__(self, scenarios: list[Scenario], cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self.lock = threading.Lock()
+        self.futures: dict[str, Future[Trace]] = {}
+        self.pending = list(scenarios)
+        self.busy = 0.0  # seconds the background thread computed
+        self.ahead = 0  # traces computed by the background thread
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="model-ahead", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _claim(self, sc: Scenario) -> tuple[Future[Trace], bool]:
+        with self.lock:
+            fut = self.futures.get(sc.name)
+            if fut is not None:
+                return fut, False
+            fut = self.futures[sc.name] = Future()
+            return fut, True
+
+    def _compute(self, sc: Scenario, fut: Future[Trace]) -> None:
+        try:
+            fut.set_result(model_trace(sc, self.cfg.arch, self.cfg.profile, self.cfg.agent_image,
+                                       self.cfg.scratch_server))
+        except BaseException as e:  # judge() raises it in the worker: an internal error there
+            fut.set_exception(e)
+
+    def _loop(self) -> None:
+        for sc in self.pending:
+            if self.stopping.is_set():
+                return
+            fut, mine = self._claim(sc)
+            if mine:
+                t = time.monotonic()
+                self._compute(sc, fut)
+                self.busy += time.monotonic() - t
+                self.ahead += 1
+
+    def get(self, sc: Scenario) -> Trace:
+        fut, mine = self._claim(sc)
+        if mine:
+            self._compute(sc, fut)
+        try:
+            return fut.result()
+        finally:
+            with self.lock:
+                self.futures[sc.name] = _DONE  # the trace is the caller's now
+
+
+_DONE: Future[Trace] = Future()
+_DONE.set_exception(RuntimeError("a model trace was asked for twice"))
+
+
 def run_scenarios(scenarios: list[Scenario], cfg: RunConfig, factory: SessionFactory,
                   results: ResultsDir, progress: Progress | None = None) -> list[Verdict]:
     """Run SCENARIOS on cfg.jobs guests in parallel; one verdict per scenario, in scenario order.
@@ -148,6 +216,8 @@ class _Run:
         self.live: set[Backend] = set()
         self.stopping = threading.Event()
         self.write_error: OSError | None = None  # the results directory stopped taking writes
+        self.models = ModelAhead(scenarios, cfg)
+        self.timings = results.run.timings
 
     def go(self) -> list[Verdict]:
         if self.results.run.scenarios is None:
@@ -158,12 +228,17 @@ class _Run:
         try:
             for t in threads:
                 t.start()
+            self.models.start()  # after the boots began: the model runs while they wait
             for t in threads:
                 while t.is_alive():
                     t.join(0.2)
         except BaseException:
+            self.models.stop()
             self.stop(threads)
             raise
+        self.models.stop()
+        self.timings["model_ahead_seconds"] = round(self.models.busy, 3)
+        self.timings["model_ahead_scenarios"] = self.models.ahead
         for i, sc in enumerate(self.scenarios):  # never lose one: a verdict for each
             if i not in self.verdicts:
                 self.record(i, self.verdict(sc, Status.INTERNAL_ERROR, "no verdict: the worker running it ended"))
@@ -221,6 +296,11 @@ class _Run:
                 return
             self.record(i, self.verdict(sc, status, why))
 
+    def add_time(self, key: str, seconds: float) -> None:
+        """summary.json's timings (boot and restore summed over guests)."""
+        with self.lock:
+            self.timings[key] = round(self.timings.get(key, 0.0) + seconds, 3)
+
     def start(self, n: int) -> Backend | None:
         session: Backend | None = None
         if self.progress is not None:
@@ -232,7 +312,9 @@ class _Run:
             session.prepare(self.programs)  # before launch: a delivery disk is attached at start
             if self.stopping.is_set():
                 raise InfraError("interrupted")
+            t = time.monotonic()
             session.launch()
+            self.add_time("boot_seconds", time.monotonic() - t)
             return session
         except BootCrash as e:
             self.lose_worker(str(e), Status.BOOT_CRASH)
@@ -273,7 +355,7 @@ class _Run:
         needs_recovery = True
         try:
             run = session.run_scenario(sc.name, self.cfg.scenario_timeout)
-            v = judge(sc, self.cfg, run, self.results)
+            v = judge(sc, self.cfg, run, self.results, self.models.get(sc))
             needs_recovery = run.crash is not None
         except InfraError as e:
             v = self.verdict(sc, Status.INFRA_ERROR, str(e))
@@ -287,7 +369,10 @@ class _Run:
         if self.progress is not None:
             self.progress.worker(n, "recovering")
         try:
+            t = time.monotonic()
             session.restore()
+            self.add_time("restore_seconds", time.monotonic() - t)
+            self.add_time("restores", 1)
         except HarnessError as e:
             self.lose_worker(f"guest lost and not recoverable: {e}", Status.INFRA_ERROR)
             return False
@@ -301,29 +386,3 @@ def _timed(v: Verdict, started: float) -> Verdict:
     v.seconds = round(time.monotonic() - started, 3)
     return v
 
-
-def run_one_for_pytest(path: Path, arch: str, profile: str, kernel: str, agent: str | None) -> Verdict:
-    """One scenario, one fresh machine: what the pytest plugin calls with --kernel
-    (a real kernel, or a SIMULATED kernel file: harness/guest/simkernel.py)."""
-    from harness.guest.simkernel import is_simulated_kernel
-    from harness.guest.simkernel import load as load_simulated_kernel
-    from harness.run.backends import factory_for, get_backend
-    from harness.scenario.compiler import compile_scenario
-
-    sc = compile_scenario(path, arch)
-    sim = load_simulated_kernel(kernel) if is_simulated_kernel(kernel) else None
-    cfg = RunConfig(arch=arch, profile=profile, backend="simulated" if sim else "qemu", kernel=Path(kernel),
-                    agent=Path(agent) if agent else None)
-    backend = get_backend(cfg.backend)
-    backend.check(cfg, [sc.name])
-    results = ResultsDir.create("results", f"pytest-{arch}{'-sim' if sim else ''}")
-    results.meta["scenarios"] = 1
-    if sim is not None:
-        results.meta.update({"kernel": str(sim.path), "simulated_kernel": sim.label, "simulated": True})
-    backend.setup(cfg, results, print)
-    if cfg.agent is not None:
-        cfg.agent_image = cfg.agent.read_bytes()
-    v = run_scenarios([sc], cfg, factory_for(cfg), results)[0]
-    if sim is not None:
-        v.summary = f"[{sim.label}] {v.summary}"  # the item's message says SIMULATED
-    return v

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,7 +221,9 @@ def shard_plan(opts: RunOptions, cfg: RunConfig, compiled: list[Scenario], ui: R
 
 
 def execute(opts: RunOptions, ui: RunUI) -> int:
+    t = time.monotonic()
     cfg, backend, compiled = resolve(opts, ui)
+    compile_seconds = round(time.monotonic() - t, 3)  # finding, compiling and checking the scenarios
     if cfg.agent is not None:
         _agent_image(cfg)  # bad input before anything runs
     plan = shard_plan(opts, cfg, compiled, ui)
@@ -237,6 +240,7 @@ def execute(opts: RunOptions, ui: RunUI) -> int:
     results.meta = {"arch": cfg.arch, "profile": cfg.profile, "kernel": str(cfg.kernel) if cfg.kernel else None,
                     "agent": None, "simulated": backend.simulated, "backend": cfg.backend,
                     "scenarios": len(compiled), "ktrace": cfg.ktrace}
+    results.run.timings["compile_seconds"] = compile_seconds
     if not compiled:  # more shards than scenarios: an empty shard still leaves its summary (and junit.xml)
         code = results.finish()
         ui.say(f"run: shard {plan.shard if plan else ''} has no scenarios; results in {results.root}/")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.trace.normalise import NormalisedTrace, NRecord, normalise, proc_order
-from harness.trace.schema import Header, Record, Trace
+from harness.trace.schema import END, Header, Record, Trace
 
 FIELD = "field"
 MISSING = "missing"  # in A, not in B
@@ -118,6 +118,11 @@ def _key(r: Record) -> tuple[Any, ...]:
     return (r.step, r.kind, r.op, tuple(r.args))
 
 
+def _compared(records: Iterable[Record]) -> list[Record]:
+    """All but the agent's END record (its own time: a timing, never compared)."""
+    return [r for r in records if r.kind != END]
+
+
 def _by_proc(records: Iterable[Record]) -> dict[str, list[Record]]:
     out: dict[str, list[Record]] = {}
     for r in records:
@@ -143,7 +148,8 @@ def align(a: list[Record], b: list[Record]) -> list[tuple[Record | None, Record 
 
 
 def diff(a: Trace, b: Trace, a_label: str = "A", b_label: str = "B") -> DiffResult:
-    a_procs, b_procs = _by_proc(a.records), _by_proc(b.records)
+    a_recs, b_recs = _compared(a.records), _compared(b.records)
+    a_procs, b_procs = _by_proc(a_recs), _by_proc(b_recs)
     procs = sorted(set(a_procs) | set(b_procs), key=proc_order)
     raw_pairs = {p: align(a_procs.get(p, []), b_procs.get(p, [])) for p in procs}
     # nondet is the union over the pair: whatever one side cannot know is masked on both.
@@ -154,8 +160,8 @@ def diff(a: Trace, b: Trace, a_label: str = "A", b_label: str = "B") -> DiffResu
             if ra is not None and rb is not None:
                 a_extra[(ra.proc, ra.seq)] = rb.nondet
                 b_extra[(rb.proc, rb.seq)] = ra.nondet
-    na = normalise(a.records, a.header, a_extra)
-    nb = normalise(b.records, b.header, b_extra)
+    na = normalise(a_recs, a.header, a_extra)
+    nb = normalise(b_recs, b.header, b_extra)
     a_map = _index(na)
     b_map = _index(nb)
     result = DiffResult(a_label, b_label, a.header, b.header, {}, [])

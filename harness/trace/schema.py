@@ -36,7 +36,7 @@ On the console the guest agent sends each record as one frame
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,30 @@ NOTE = "note"  # the process's note handler received a note
 # travel on the console: the pipeline takes them out of the guest trace
 # (harness.trace.ktrace) before it is written or diffed.
 KTRACE = "ktrace"
-KINDS = (START, CALL, PROBE, ACTION, NOTE, KTRACE)
+# Also an addition within v1: the agent's own time for the program, its last
+# record (proc "agent", seq 0, out {"elapsed_ns": N}), the floor of a guest
+# run (issue 11).  Like KTRACE it only travels on the console: split_end takes
+# it out before the trace is written or diffed; the model never emits it.
+END = "end"
+END_PROC = "agent"
+KINDS = (START, CALL, PROBE, ACTION, NOTE, KTRACE, END)
+
+
+def end_record(elapsed_ns: int) -> Record:
+    return Record(proc=END_PROC, seq=0, step=0, kind=END, op="end", out={"elapsed_ns": int(elapsed_ns)})
+
+
+def split_end(records: list[Record]) -> tuple[list[Record], int | None]:
+    """RECORDS without the agent's END record, and its elapsed_ns (None: none came)."""
+    elapsed: int | None = None
+    kept: list[Record] = []
+    for r in records:
+        if r.kind == END and r.proc == END_PROC:
+            ns = r.out.get("elapsed_ns")
+            elapsed = ns if isinstance(ns, int) and ns >= 0 else elapsed
+        else:
+            kept.append(r)
+    return kept, elapsed
 
 
 @dataclass
@@ -122,20 +145,28 @@ class Record:
 LONG_ARG, ARG_HEAD, LONG_LIST, LIST_HEAD = 200, 64, 64, 32
 
 
-def abbreviate_arg(text: str) -> str:
-    """One argument as records show it."""
-    b = text.encode("utf-8", "surrogateescape")
+def abbreviate_arg(text: str, prefix: str = "") -> str:
+    """One argument, PREFIX + TEXT (PREFIX ASCII: "s:"), as records show it."""
+    n = len(prefix) + len(text)
+    if n * 4 <= LONG_ARG:  # fits however it encodes (UTF-8: at most 4 bytes a character)
+        return prefix + text
+    if text.isascii():  # one byte a character: no 16 MiB copy or encode to count them
+        return prefix + text if n <= LONG_ARG else (prefix + text[:ARG_HEAD])[:ARG_HEAD] + f"...({n} bytes)"
+    b = (prefix + text).encode("utf-8", "surrogateescape")
     if len(b) <= LONG_ARG:
-        return text
+        return prefix + text
     k = ARG_HEAD
     while k > 0 and b[k] & 0xC0 == 0x80:
         k -= 1
     return b[:k].decode("utf-8", "surrogateescape") + f"...({len(b)} bytes)"
 
 
-def abbreviate_args(items: list[Any]) -> list[Any]:
-    """An argument list as records show it."""
+def abbreviate_args(items: Sequence[Any], each: Callable[[Any], Any] | None = None) -> list[Any]:
+    """An argument list as records show it; EACH maps an item to what is shown, applied
+    only to the items kept (an exec's 200k arguments are never all formatted)."""
     head = items if len(items) <= LONG_LIST else items[:LIST_HEAD]
+    if each is not None:
+        head = [each(x) for x in head]
     out = [abbreviate_arg(x) if isinstance(x, str) else x for x in head]
     if len(items) > LONG_LIST:
         out.append(f"...({len(items)} args)")

@@ -141,7 +141,7 @@ def test_the_pytest_plugin_accepts_a_simulated_kernel(tmp_path: Path) -> None:
     (cases / QUOTE.name).write_text(QUOTE.read_text())
     k = _kernel(tmp_path, 'arch = "amd64"\nswitches = ["+shebang-tokenize"]\n')
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "testcases",
-                           "--arch", "amd64", "--kernel", str(k)], cwd=tmp_path, capture_output=True, text=True,
+                           "--nh-arch", "amd64", "--nh-kernel", str(k)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=300)
     assert "1 failed" in proc.stdout, proc.stdout + proc.stderr
     assert "diverged    amd64  script-quote-seed: [SIMULATED kernel amd64" in proc.stdout

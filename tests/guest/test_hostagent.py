@@ -25,7 +25,7 @@ from harness.scenario.compiler import compile_scenario, default_corpus
 from harness.trace.schema import Record
 
 # A hand-written answer source (not the model): a trace in the record
-# conventions of harness/model/syscalls.py, for a program that forks, waits,
+# conventions of harness/model/agent.py, for a program that forks, waits,
 # swaps errstr, probes its segments and fails an open.
 CANNED_PROGRAM = """nhprog 1
 scenario canned
@@ -69,6 +69,9 @@ def test_canned_trace_is_reproduced(host_agent: Path, tmp_path: Path) -> None:
     assert differences(CANNED_RECORDS, run.records) == []
     # frames are written per process in order; the parent's and the child's interleave
     assert [r.seq for r in run.records if r.proc == "main"] == list(range(9))
+    # main's last frame is the agent's own time (kind end), taken out of the records
+    assert run.elapsed_ns is not None and run.elapsed_ns > 0
+    assert b"\x01NH1 agent 0 " in (tmp_path / "trace.frames").read_bytes()
 
 
 def test_a_wrong_answer_is_caught(host_agent: Path, tmp_path: Path) -> None:

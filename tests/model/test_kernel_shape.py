@@ -152,3 +152,14 @@ def test_names_said_once() -> None:
     assert machine.Machine("amd64", scratch_server="dossrv").scratch_server is ScratchServer.DOSSRV
     with pytest.raises(ValueError):
         ScratchServer("fat32")
+
+
+def test_every_switch_is_in_the_profile_audit() -> None:
+    """docs/PROFILES.md lists each switch with its commit, and its audit
+    table names each switch's commit."""
+    from harness.model.profiles import SWITCHES
+
+    doc = (MODEL.parents[1] / "docs" / "PROFILES.md").read_text()
+    for sw in SWITCHES.values():
+        assert f"| `{sw.name}` | {sw.commit} |" in doc, sw.name
+        assert f"\n| {sw.commit} |" in doc, sw.commit

@@ -46,10 +46,11 @@ class Rule:
     cmp: Cmp | None = None  # a check over the whole trace instead
     arch: str = "amd64"
     profile: str = SEED
+    bufs: str = ""  # more buffers
 
 
 def run(rule: Rule) -> list[Record]:
-    text = f"nhprog 1\nscenario rule\nbuf b 256\nbuf c 256\nblock main\n{rule.body}\nend\n{rule.extra}"
+    text = f"nhprog 1\nscenario rule\nbuf b 256\nbuf c 256\n{rule.bufs}block main\n{rule.body}\nend\n{rule.extra}"
     return Machine(rule.arch, rule.profile).run(parse(text))
 
 
@@ -507,7 +508,54 @@ NOTES = [
 ]
 
 
-RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ + NOTES
+# --- pipes (devpipe.c, qio.c) ------------------------------------------------------------------
+PIPE_BUFS = "buf big 40960\n"
+PIPES = [
+    Rule("devpipe.c pipewrite: 32 KiB fit in an unread pipe on one CPU (devpipe.c:48)",
+         "1 pipe b:c\n2 write i:4 b:big i:32767", 2, 32767, bufs=PIPE_BUFS),
+    Rule("devpipe.c pipewrite: qflow waits once the queue holds 32 KiB; an alarm interrupts it",
+         "1 pipe b:c\n2 notify h:cont\n3 alarm i:10\n4 write i:4 b:big i:40960", 4, -1, "interrupted",
+         bufs=PIPE_BUFS),
+    Rule("devpipe.c pipewrite: an interrupted write posts 'sys: write on closed pipe' (311-315)",
+         "1 pipe b:c\n2 notify h:cont\n3 alarm i:10\n4 write i:4 b:big i:40960", 4, bufs=PIPE_BUFS,
+         cmp=lambda rs: [r.out["note"] for r in rs if r.kind == "note"] == ["alarm", "sys: write on closed pipe pc=PC"]),
+    Rule("devpipe.c pipewrite: b54c61c61, 256 KiB fit",
+         "1 pipe b:c\n2 write i:4 b:big i:40960", 2, 40960, bufs=PIPE_BUFS, profile=CURRENT),
+    Rule("devpipe.c pipewrite: a reader lets the waiting writer finish",
+         "1 pipe b:c\n2 rfork i:0x10 c:k\n3 write i:4 b:big i:40960\n4 await b:b i:256", 3, 40960,
+         bufs=PIPE_BUFS, extra=kid("9 sleep i:10\n10 read i:3 b:big i:40960")),
+]
+
+
+# --- the fd subset (sysfile.c) ---------------------------------------------------------------------
+def _killed_with(step: int, note: str) -> Cmp:
+    return lambda rs: any(r.op == "await" and note in str(r.out.get("text")) for r in rs)
+
+
+SYSFILE = [
+    Rule("sysfile.c:182 openmode: mode bits past OEXEC are Ebadarg", "1 open s:/dev/null i:7", 1, -1, EBADARG),
+    Rule("sysfile.c:188 openmode: OEXEC opens for reading ('r' in /proc/N/fd)",
+         "1 open s:/dev/null i:3\n2 probe w:fds", 2, cmp=lambda rs: [3, "r", "/dev/null"] in find(rs, 2).out["fds"]),
+    Rule("sysfile.c:141 fdtochan: reading a write-only fd is Ebadusefd",
+         "1 open s:/dev/null i:1\n2 read i:3 b:b i:8", 2, -1, "inappropriate use of fd"),
+    Rule("sysfile.c:141 fdtochan: writing a read-only fd is Ebadusefd",
+         "1 open s:/dev/null i:0\n2 write i:3 b:b i:8", 2, -1, "inappropriate use of fd"),
+    Rule("sysfile.c:664 read: validaddr first, a bad fd after it (Ebadfd)", "1 read i:9 b:b i:8", 1, -1,
+         "fd out of range or not open"),
+    Rule("sysfile.c:664 read: a negative count fails okaddr: the bad-address note kills",
+         "1 rfork i:0x10 c:k\n2 await b:b i:256", 2, extra=kid("9 read i:0 b:b i:-1"),
+         cmp=_killed_with(2, "sys: bad address in syscall")),
+    Rule("sysfile.c:857 sseek: a negative offset is Enegoff",
+         "1 open s:/dev/null i:0\n2 seek i:3 i:-1 i:0", 2, -1, "negative i/o offset"),
+    Rule("sysfile.c:886 sseek: an unknown whence is Ebadarg",
+         "1 open s:/dev/null i:0\n2 seek i:3 i:0 i:7", 2, -1, EBADARG),
+    Rule("sysfile.c:863 sseek: a directory only seeks to 0 from the start (Eisdir)",
+         "1 open s:/tmp i:0\n2 seek i:3 i:0 i:1", 2, -1, "file is a directory"),
+    Rule("sysfile.c:848 sseek: a pipe is Eisstream", "1 pipe b:c\n2 seek i:3 i:0 i:0", 2, -1, "seek on a stream"),
+]
+
+
+RULES = RFORK + SEGMENTS + MISC + NAMEC + BOOT + WAITQ + NOTES + PIPES + SYSFILE
 
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.src for r in RULES])
@@ -526,7 +574,8 @@ def test_rule(rule: Rule) -> None:
 
 
 def test_every_rule_names_its_source() -> None:
-    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c", "pc64/trap.c", "devproc.c") for r in RULES)
+    assert all(r.src.split()[0].split(":")[0] in ("sysproc.c", "segment.c", "proc.c", "chan.c", "initcode.c", "pc64/trap.c", "devproc.c",
+                                                           "devpipe.c", "sysfile.c") for r in RULES)
     assert len({r.src for r in RULES}) == len(RULES), "one case per rule"
 
 

@@ -116,3 +116,26 @@ def test_run_without_a_kernel_runs_the_model_and_says_how(tmp_path: Path, capsys
     assert rc == 0
     assert "--kernel" in out and "make run ARCH=amd64 KERNEL=" in out
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["amd64", "arm64", "mips"]
+
+
+def test_the_agents_own_time_and_the_runs_timings_are_in_the_summary(tmp_path: Path) -> None:
+    assert main(["run", "--simulate", "--arch", "amd64", "--results", str(tmp_path), "--timeout", "8",
+                 *(str(CORPUS / n) for n in THREE)]) == 0
+    (run,) = tmp_path.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    t = summary["timings"]
+    assert t["compile_seconds"] >= 0 and t["boot_seconds"] > 0 and "restore_seconds" not in t
+    assert 0 <= t["model_ahead_scenarios"] <= 3  # computed while the guest booted, the rest on demand
+    for v in summary["verdicts"]:
+        assert 0 < v["guest_seconds"] <= v["seconds"], v  # the agent's floor under the harness's wall
+    # the END record is a timing: never in the guest trace, which stays identical to the model's
+    guest = (run / "amd64" / "cow.guest.jsonl").read_text()
+    assert '"kind": "end"' not in guest and '"agent_elapsed_ns": ' in guest
+    assert "identical" in (run / "amd64" / "cow.diff.txt").read_text().lower()
+
+
+def test_a_restore_is_timed(tmp_path: Path) -> None:
+    verdicts, rd = _run(tmp_path, _scenarios(*THREE), fault="panic:cow")
+    assert [v.status for v in verdicts] == [Status.PASS, Status.GUEST_CRASH, Status.PASS]
+    t = json.loads((rd.root / "summary.json").read_text())["timings"]
+    assert t["restores"] == 1 and t["restore_seconds"] > 0 and t["boot_seconds"] > 0

@@ -15,7 +15,7 @@ steps:
 
 def _collect(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only",
-                           "testcases", "--arch", "amd64,arm64", *args],
+                           "testcases", "--nh-arch", "amd64,arm64", *args],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
 

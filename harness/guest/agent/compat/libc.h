@@ -31,6 +31,9 @@ enum {
 u32int	nh_peek(void*);
 void	nh_poke(void*, u32int);
 /* the agent's own output fd for one record (agent.c emit): a dup of fd 1 */
+/* the agent's own clock (agent.c endrec): the host's, since _nsec is the model's answer */
+#define NHCLOCK()	nh_clock()
+vlong	nh_clock(void);
 #define NHOPENOUT()	nh_openout()
 #define NHCLOSEOUT(fd)	nh_closeout(fd)
 int	nh_openout(void);
