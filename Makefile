@@ -7,7 +7,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SYSSTAMP := .sysdeps-installed
-APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium chromium-driver
+APT_PKGS := qemu-system-x86 qemu-system-arm qemu-system-mips qemu-utils golang-go mtools u-boot-qemu gcc binutils-x86-64-linux-gnu binutils-aarch64-linux-gnu binutils-mips-linux-gnu chromium chromium-driver openssh-server
 # Pass KERNEL=path/to/9pc64 ARCH=amd64 (and optionally AGENT=, PROFILE=, JOBS=) to run on a real kernel,
 # or IMAGE=NAME for a kernel, ISO or disk named in images/*.toml (fetched and sha256-checked),
 # or ISO=9front-NNNNN.amd64.iso.gz (a release ISO) or DISK=9front.qcow2 (an installed image, only read).
@@ -28,7 +28,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ssh]'
 	touch $(STAMP)
 
 # System packages: only attempted as root on a Debian-like system; otherwise

@@ -41,6 +41,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="9front kernel (or [simulated-kernel] file) to boot: run scenarios in the guest and diff")
     group.addoption("--nh-agent", default=None, help="prebuilt guest agent a.out for --nh-kernel runs")
     group.addoption("--nh-results", default="results", help="where guest runs keep their results directory")
+    group.addoption("--nh-shard", default=None, metavar="I/N|auto",
+                    help="run only shard I of N of the scenario items (0-based; see docs/SCALE.md)")
+    group.addoption("--nh-durations", default=None, metavar="SUMMARY",
+                    help="with --nh-shard: a previous summary.json to balance shards by scenario time")
     parser.addini("nh_collect", type="bool", default=False,
                   help="collect scenario YAML files under testcases/ directories as items")
 
@@ -139,6 +143,7 @@ class ScenarioFile(pytest.File):
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Compile every collected scenario now: a guest gets all its programs before it boots."""
+    _shard(config, items)
     st = config.stash[STATE]
     ours = [it for it in items if isinstance(it, ScenarioItem)]
     for it in ours:
@@ -153,6 +158,29 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             get_backend(st.cfg.backend).check(st.cfg, [sc.name for sc in compiled])
         except HarnessError as e:
             raise pytest.UsageError(str(e)) from None
+
+
+def _shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--nh-shard: deselect the scenario items of other shards (other tests are untouched)."""
+    text = config.getoption("nh_shard")
+    if not text:
+        return
+    from harness.run.shard import load_durations, parse_shard, select
+
+    keys = {it: f"{it.path.stem}@{it.arch}" for it in items if isinstance(it, ScenarioItem)}
+    try:
+        shard = parse_shard(text)
+        summary = config.getoption("nh_durations")
+        per_name = load_durations(summary) if summary else {}
+    except HarnessError as e:
+        raise pytest.UsageError(f"--nh-shard: {e}") from None
+    durations = {k: per_name[it.path.stem] for it, k in keys.items() if it.path.stem in per_name}
+    mine = set(select(sorted(keys.values()), shard, durations))
+    drop = [it for it, k in keys.items() if k not in mine]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        gone = set(drop)
+        items[:] = [it for it in items if it not in gone]
 
 
 class ScenarioItem(pytest.Item):

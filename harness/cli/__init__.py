@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("harness.cli.diff_cmd", "diff", "Diff two traces: first divergence first."),
     "run": ("harness.cli.run_cmd", "run", "Scenarios through model and guest, diffed."),
     "profiles": ("harness.cli.model_cmd", "profiles", "List kernel semantic profiles and arches."),
+    "merge": ("harness.cli.merge_cmd", "merge", "Shard results of one run into one summary, JUnit and HTML report."),
     "images": ("harness.cli.images_cmd", "images_cmd", "Kernel manifests: list, fetch and check by sha256."),
     "bisect": ("harness.cli.bisect_cmd", "bisect", "The commit of a 9front tree that changed a behaviour."),
     "explain": ("harness.cli.explain_cmd", "explain", "Which profile switch makes the model reproduce a guest trace."),

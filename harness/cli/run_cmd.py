@@ -24,6 +24,7 @@ Build the agent with the 9front compilers from harness/guest/agent (mk; see READ
 --agent the harness builds it inside the guest when the guest has compilers, and caches it.
 Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipeline on a SIMULATED console."""
 
+
 @click.command("run")
 @click.argument("scenarios", nargs=-1, type=click.Path())
 @click.option("--syscall", help="Only scenarios covering this system call.")
@@ -62,6 +63,19 @@ Without a kernel, `harness run --simulate --arch amd64` exercises the whole pipe
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
               help="Known divergences ([[known]] TOML, as `harness nightly`; cell = PROFILE-ARCH): a divergence "
                    "it explains is shown as known and does not fail the run.")
+@click.option("--shard", metavar="I/N|auto",
+              help="Run only shard I of N (0-based, like JOB_COMPLETION_INDEX); 'auto' reads the index "
+                   "from NH_SHARD, JOB_COMPLETION_INDEX or CI_NODE_INDEX (docs/SCALE.md).")
+@click.option("--durations", type=click.Path(exists=True),
+              help="With --shard: a previous summary.json; balance shards by its scenario times.")
+@click.option("--run-id", help="Id shared by all shards of one run (default: NH_RUN_ID or the CI's run id).")
+@click.option("--host", "hosts", multiple=True, metavar="USER@HOST[:PORT]",
+              help="Run QEMU on this SSH host (repeat for several; workers go round robin; needs --agent). "
+                   "Host keys must be in known_hosts; keys or ssh-agent only (docs/SCALE.md).")
+@click.option("--ssh-identity", type=click.Path(exists=True, dir_okay=False),
+              help="With --host: the private key (default: ssh-agent and ~/.ssh/id_*).")
+@click.option("--known-hosts", type=click.Path(dir_okay=False),
+              help="With --host: the known_hosts file (default: ~/.ssh/known_hosts).")
 def run(scenarios: tuple[str, ...], **flags: Any) -> int:
     """Run SCENARIOS (default: the whole corpus) on the model and in a 9front guest, and diff them.
 

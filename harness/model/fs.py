@@ -37,7 +37,7 @@ PERM_SERVER, DOSSRV = ScratchServer.PERM, ScratchServer.DOSSRV
 # each and goes on in the mounted tree (chan.c walk, findmount).  /dev, /env,
 # /proc and /bin are lib/namespace's binds (#c, #e, #p, /$cputype/bin); /tmp is
 # bound there too ("bind -c /usr/$user/tmp /tmp") and, in the QEMU guest, over
-# the delivery disk's tmp (harness/run/qemusession.py mount_commands).
+# the delivery disk's tmp (harness/run/backends/qemu.py mount_commands).
 MOUNTS = frozenset({"/tmp", "/dev", "/env", "/proc", "/bin"})
 
 

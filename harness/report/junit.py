@@ -1,4 +1,5 @@
-"""JUnit XML for one nightly cell (what Jenkins and GitLab read).
+"""JUnit XML (what Jenkins and GitLab read): of one nightly cell, and of one run
+(junit.xml beside summary.json; `harness merge` joins shards' runs with it).
 
 One <testsuite> per cell, one <testcase> per scenario (classname CELL.SYSCALL):
 
@@ -25,6 +26,9 @@ from typing import Any
 
 import junitparser
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+
+from harness.report.formats import run_format
+from harness.report.result import HARNESS_FAULTS, KERNEL_VERDICTS, RunResult, Verdict
 
 EXCERPT_LIMIT = 64 * 1024  # characters of console per testcase; the whole log is linked in the report
 # XML 1.0 cannot carry most control characters, which kernel consoles do print
@@ -106,3 +110,45 @@ def write_junit(path: Path, cell: dict[str, Any], outcomes: list[dict[str, Any]]
     tmp = path.with_name(f".{path.name}.tmp")
     xml.write(str(tmp), pretty=True)
     os.replace(tmp, path)
+
+
+# -- one run (`harness run`, `harness merge`) -----------------------------------
+# The run's junit.xml is a run format (harness.report.formats): written beside
+# summary.json at the start, the end and an interruption of every run.  A
+# divergence or kernel crash is a <failure>, a harness fault an <error> (never
+# a failure: SPEC 5); the test's text is the first divergence or the console tail.
+
+
+def run_suite(name: str, verdicts: list[Verdict], properties: dict[str, str] | None = None) -> TestSuite:
+    suite = TestSuite(name)
+    for key, value in (properties or {}).items():
+        suite.add_property(key, value)
+    for v in verdicts:
+        tc = TestCase(v.scenario, classname=f"{v.arch}.{v.profile}", time=float(v.seconds))
+        if v.status in KERNEL_VERDICTS:
+            f = Failure(clean(v.summary), v.status.value)
+            f.text = clean(v.detail) or clean(v.summary)
+            tc.result = [f]
+        elif v.status in HARNESS_FAULTS:
+            e = Error(clean(v.summary), v.status.value)
+            e.text = clean(v.detail) or clean(v.summary)
+            tc.result = [e]
+        suite.add_testcase(tc)
+    suite.update_statistics()
+    return suite
+
+
+def junit_document(name: str, suites: list[TestSuite]) -> str:
+    xml = JUnitXml(name)
+    for s in suites:
+        xml.add_testsuite(s)
+    xml.update_statistics()
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + xml.tostring().decode("utf-8") + "\n"
+
+
+@run_format("junit.xml")
+def run_junit(run: RunResult) -> str:
+    name = f"nine-harness {run.command.value} {run.run_id}" + (" (SIMULATED)" if run.simulated else "")
+    kernel = ("SIMULATED " if run.simulated else "") + (run.kernel or "")
+    suite = run_suite(run.run_id or "run", run.verdicts, {"arch": run.arch, "profile": run.profile, "kernel": kernel})
+    return junit_document(name, [suite])

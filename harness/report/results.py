@@ -15,6 +15,7 @@ Layout (one directory per run)::
                             every FSYNC_INTERVAL and at the end
         summary.json        the run (harness.report.result.RunResult.to_json): written when
                             the run starts, when it ends and when it is interrupted
+        junit.xml           the same run as JUnit (harness.report.junit), written with it
 
 The summary is written a constant number of times per run, the journal one
 line per verdict: a run is linear in its scenarios.  Two runs started in the

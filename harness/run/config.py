@@ -50,6 +50,10 @@ class RunConfig:
     # --baseline: (scenario, first divergence) -> why it is a known divergence, or None
     known: Callable[[str, str], str | None] | None = None
     repeat: int = 1  # --repeat N: each scenario N times, from the snapshot each time (harness.report.variance)
+    # ssh backend (--host): QEMU on these hosts, USER@HOST[:PORT], worker N on host N mod len
+    hosts: tuple[str, ...] = ()
+    ssh_identity: Path | None = None  # the private key (None: ssh-agent and ~/.ssh/id_*)
+    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
 
     def __post_init__(self) -> None:
         self.scenario_timeout = positive("--timeout", self.scenario_timeout)

@@ -29,6 +29,7 @@ from harness.run.backends import Backend, factory_for, get_backend
 from harness.run.config import RunConfig
 from harness.run.modelrun import default_profile
 from harness.run.pipeline import run_scenarios
+from harness.run.shard import ShardPlan, parse_shard, plan_shard, run_id_from_env
 from harness.scenario.compiler import Scenario, check_scenarios, find_scenarios
 
 if TYPE_CHECKING:
@@ -60,13 +61,20 @@ class RunOptions:
     bootargs: str | None = None  # the answer to a release's 'bootargs is'
     repeat: int = 1  # each scenario N times: the variance report (harness.report.variance)
     baseline: str | None = None  # known divergences (harness.nightly.baseline): shown as known, exit 0
+    shard: str | None = None  # I/N, auto or auto/N (harness.run.shard)
+    durations: str | None = None  # with shard: a previous summary.json to balance by
+    run_id: str | None = None  # shared by every shard of one run (default: from the CI's environment)
+    hosts: tuple[str, ...] = ()  # USER@HOST[:PORT]: the ssh backend
+    ssh_identity: str | None = None
+    known_hosts: str | None = None
 
     @property
     def guest(self) -> bool:
         """False: no kernel and no simulation, the run is the model's alone (guest-only
         flags make it a guest run, refused with their reason)."""
         return bool(self.kernel or self.image or self.iso or self.disk or self.bootargs or self.simulate
-                    or self.fault or self.ktrace or self.repeat > 1 or self.disk_boot != DiskBoot.LOADER.value)
+                    or self.fault or self.ktrace or self.repeat > 1 or self.disk_boot != DiskBoot.LOADER.value
+                    or self.shard or self.hosts)
 
 
 @dataclass
@@ -78,9 +86,17 @@ class RunUI:
 
 
 def _backend_name(opts: RunOptions) -> str:
+    if not (opts.kernel or opts.image or opts.simulate):
+        flag = "--shard" if opts.shard else "--host" if opts.hosts else None
+        if flag:
+            raise UsageError(f"{flag} is for a guest run: give --kernel or --image"
+                             f"{' or --simulate' if flag == '--shard' else ''}")
     if opts.simulate or _simulated_kernel(opts):
+        if opts.hosts:
+            raise UsageError("--host runs QEMU on SSH hosts: give --kernel (or --image), not --simulate "
+                             "or a SIMULATED kernel")
         return "simulated"
-    return "qemu"
+    return "ssh" if opts.hosts else "qemu"
 
 
 def _simulated_kernel(opts: RunOptions) -> bool:
@@ -156,6 +172,8 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
         raise UsageError("--fault only applies to --simulate")
     if opts.repeat > 1 and not (opts.kernel or opts.image or opts.simulate):
         raise UsageError("--repeat needs a guest (--kernel, --image or --simulate): the model alone never varies")
+    if opts.durations and not opts.shard:
+        raise UsageError("--durations only applies with --shard")
     if opts.profile:
         get_profile(opts.profile)
     backend_name = _backend_name(opts)
@@ -166,7 +184,9 @@ def resolve(opts: RunOptions, ui: RunUI) -> tuple[RunConfig, type[Backend], list
     cfg = RunConfig(arch=opts.arch or "", profile=opts.profile or "", scenario_timeout=opts.timeout, jobs=opts.jobs,
                     boot_scale=opts.boot_scale, ktrace=opts.ktrace, fault=opts.fault,
                     qemu_profile=opts.qemu_profile, backend=backend_name,
-                    agent=Path(opts.agent) if opts.agent else None, media=media, repeat=opts.repeat)
+                    agent=Path(opts.agent) if opts.agent else None, media=media, repeat=opts.repeat,
+                    hosts=tuple(opts.hosts), ssh_identity=Path(opts.ssh_identity) if opts.ssh_identity else None,
+                    known_hosts=Path(opts.known_hosts) if opts.known_hosts else None)
     if opts.image:
         _image(opts, ui)
         cfg.arch, cfg.profile, cfg.qemu_profile = opts.arch or "", opts.profile or "", opts.qemu_profile
@@ -256,18 +276,49 @@ def _variance(cfg: RunConfig, results: ResultsDir, names: list[str], ui: RunUI) 
     ui.say(f"repeat: per-field report in {results.root}/repeat.txt and repeat.json")
 
 
+def shard_plan(opts: RunOptions, cfg: RunConfig, compiled: list[Scenario], ui: RunUI) -> ShardPlan | None:
+    """--shard: this shard's part of the whole selection (every shard computes the same
+    partition: harness.run.shard); what must agree between shards is in its plan id."""
+    if opts.shard is None:
+        return None
+    from harness.guest.build import file_sha256
+
+    k = cfg.kernel
+    kernel = "simulated" if k is None else file_sha256(k) if k.is_file() else str(k)
+    plan = plan_shard(parse_shard(opts.shard), [sc.name for sc in compiled], opts.durations,
+                      cfg.arch, cfg.profile, kernel)
+    ui.say(f"run: shard {plan.shard}: {len(plan.names)} of {len(compiled)} scenarios (balanced by {plan.balanced_by})")
+    return plan
+
+
 def execute(opts: RunOptions, ui: RunUI) -> int:
     t = time.monotonic()
     cfg, backend, compiled = resolve(opts, ui)
     compile_seconds = round(time.monotonic() - t, 3)  # finding, compiling and checking the scenarios
     if cfg.agent is not None:
         _agent_image(cfg)  # bad input before anything runs
-    results = _create_results(opts.results_base, f"{cfg.arch}{'-sim' if backend.simulated else ''}")
+    plan = shard_plan(opts, cfg, compiled, ui)
+    if plan is not None:
+        mine = set(plan.names)
+        compiled = [sc for sc in compiled if sc.name in mine]
+    label = f"{cfg.arch}{'-sim' if backend.simulated else ''}"
+    results = _create_results(opts.results_base, label + (f"-shard{plan.shard.index}of{plan.shard.count}"
+                                                           if plan else ""))
+    run_id = opts.run_id or run_id_from_env() or (f"plan-{plan.plan}" if plan else None)
+    if run_id:
+        results.run_id = run_id
+    results.shard = plan.to_json() if plan else None
     results.meta = {"arch": cfg.arch, "profile": cfg.profile, "kernel": str(cfg.kernel) if cfg.kernel else None,
                     "agent": None, "simulated": backend.simulated, "backend": cfg.backend,
                     "scenarios": len(compiled), "ktrace": cfg.ktrace, "repeat": cfg.repeat,
                     "baseline": str(Path(opts.baseline).resolve()) if opts.baseline else None}
     results.run.timings["compile_seconds"] = compile_seconds
+    if not compiled:  # more shards than scenarios: an empty shard still leaves its summary (and junit.xml)
+        code = results.finish()
+        ui.say(f"run: shard {plan.shard if plan else ''} has no scenarios; results in {results.root}/")
+        if ui.summary is not None:
+            ui.summary(results.run, results.root)
+        return code
     try:
         backend.setup(cfg, results, ui.say)
         if cfg.agent_image is None and cfg.agent is not None:

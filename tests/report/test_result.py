@@ -70,7 +70,7 @@ def test_discovery_finds_formats_nobody_imported() -> None:
             "assert 'harness.report.html' not in sys.modules; "
             "print(sorted(f.key for f in diff_formats()), sorted(f.filename for f in run_formats()))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "['diff', 'diff_html'] ['summary.json']"
+    assert out.strip() == "['diff', 'diff_html'] ['junit.xml', 'summary.json']"
 
 
 def test_a_registered_format_is_written_by_the_pipeline_with_no_other_change(

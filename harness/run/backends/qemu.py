@@ -136,12 +136,7 @@ class QemuBackend(Backend):
 
     def launch(self) -> None:
         assert self.disk is not None
-        delivery = [Disk(self.disk_image, self.disk_format)]
-        if self.medium is not None:
-            self.machine = self.medium.machine(self.workdir, delivery, boot_scale=self.boot_scale, snapshots=True)
-        else:
-            self.machine = Machine(self.qprofile, self.kernel, workdir=self.workdir, disks=delivery,
-                                   snapshots=True, timeouts=BootTimeouts(scale=self.boot_scale))
+        self.machine = self.new_machine([Disk(self.disk_image, self.disk_format)])
         try:
             self.machine.start()
             self.command = self.machine.command
@@ -161,6 +156,14 @@ class QemuBackend(Backend):
             if not res.ok:
                 raise InfraError(f"guest set-up failed: {cmd!r}: status {res.status!r}: {res.output.strip()[:200]}")
         self.machine.snapshot("ready")
+
+    def new_machine(self, disks: list[Disk]) -> Machine:
+        """The machine launch() starts: a local QEMU here (the ssh backend: one on an SSH host),
+        booting the kernel, or the release ISO or disk image (harness.qemu.media)."""
+        if self.medium is not None:
+            return self.medium.machine(self.workdir, disks, boot_scale=self.boot_scale, snapshots=True)
+        return Machine(self.qprofile, self.kernel, workdir=self.workdir, disks=disks, snapshots=True,
+                       timeouts=BootTimeouts(scale=self.boot_scale))
 
     def run_scenario(self, scenario: str, timeout: float) -> GuestRun:
         assert self.machine is not None and self.machine.console is not None and self.disk is not None
