@@ -151,6 +151,10 @@ class Machine:
             _LIVE.add(self)
         with open(self.workdir / "qemu.pid", "a") as f:
             f.write(f"{self.proc.pid}\n")
+        self._attach(qmp, serial)
+
+    def _attach(self, qmp: Path, serial: Path) -> None:
+        """QMP and the console of a started (paused) QEMU, then let it run."""
         self.qmp = Qmp(qmp)
         try:
             self.qmp.connect(alive=self.alive)

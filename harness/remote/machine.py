@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError, QemuMissing
-from harness.qemu.console import Console
-from harness.qemu.machine import _MAX_SOCK_DIR, Machine, QemuExited
+from harness.qemu.machine import _MAX_SOCK_DIR, Machine
 from harness.qemu.profiles import QemuProfile, build_command, find_firmware, make_vmstate_disk
-from harness.qemu.qmp import Qmp
 from harness.remote.process import RemoteProcess
 from harness.remote.ssh import (
     HostSpec,
@@ -113,17 +111,7 @@ class RemoteMachine(Machine):
         socks = self._local_socks = self._socket_dir()
         self._forwards = [self.conn.forward_unix(f"{rdir}/{name}", socks / name)
                           for name in ("serial.sock", "qmp.sock")]
-        self.qmp = Qmp(socks / "qmp.sock")
-        try:
-            self.qmp.connect(alive=self.alive)
-        except InfraError:
-            if not self.alive():
-                raise QemuExited(f"QEMU exited at start{self._exit_detail()}") from None
-            raise
-        self.console = Console.connect_unix(socks / "serial.sock", self.workdir / "console.log",
-                                            alive=self.alive)
-        self.console.on_eof = self._exit_detail
-        self.qmp.cont()
+        self._attach(socks / "qmp.sock", socks / "serial.sock")
 
     def _socket_dir(self) -> Path:
         """Where the forwarded sockets go: in workdir when the path is short enough for a
