@@ -59,7 +59,7 @@ gen: setup
 	$(BIN)/python -m harness.ops --write
 
 test: setup sysdeps lint
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 tests
 
 # One table and results/bench/bench.json; KERNEL= (and ARCH=) measure boot_ratio on a real kernel.
 bench: setup sysdeps

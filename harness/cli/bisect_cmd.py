@@ -55,6 +55,7 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
     from harness.bisect.engine import Bisect, BisectConfig, answer_json, render
     from harness.model.arch import get_arch
     from harness.model.profiles import get_profile
+    from harness.report.result import Command
     from harness.report.results import ResultsDir
     from harness.run.modelrun import QEMU_ARCHES, default_profile
     from harness.scenario.compiler import compile_scenario, find_scenarios
@@ -82,10 +83,10 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
                 if not sc.arches or arch in sc.arches]
     if not compiled:
         raise UsageError("no scenarios matched for this arch")
-    results = ResultsDir.create(results_base, "bisect")
+    results = ResultsDir.create(results_base, "bisect", Command.BISECT)
     results.meta = {"repo": str(tree), "good": good_c, "bad": bad_c, "arch": arch, "profile": prof,
                     "build": build_cmd, "kernel_path": kernel_path, "runs": runs,
-                    "scenarios": [sc.name for sc in compiled]}
+                    "scenario_names": [sc.name for sc in compiled]}
     cfg = BisectConfig(tree, good_c, bad_c, build_cmd, kernel_path, runs, retries, third == "skip",
                        boot_crash == "bad", rebuild, build_timeout)
     spec = RunSpec(arch, prof, compiled, Path(agent) if agent else None, qemu_profile, boot_scale, timeout)
@@ -98,6 +99,7 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
         engine.log.note("interrupted")
         (results.root / "steps.jsonl").touch()
         click.echo(f"bisect: interrupted; worktree removed, the steps so far are in {results.root}/", err=True)
+        results.finish(interrupted=True, exit_code=130)
         return 130
     text = render(outcome)
     results.path("answer.txt").write_text(text)
@@ -105,6 +107,7 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
     click.echo(text, nl=False)
     click.echo(f"bisect: {len(outcome.steps)} commit(s) examined, {engine.builder.builds} build(s) run; "
                f"log {results.root / 'bisect.log'}")
+    results.finish(exit_code=int(outcome.exit_code))
     return int(outcome.exit_code)
 
 

@@ -52,6 +52,7 @@ class Command(enum.StrEnum):
 
     MODEL = "model"
     RUN = "run"
+    BISECT = "bisect"  # no verdicts of its own: answer.json, steps.jsonl (harness.bisect)
 
 
 @dataclass

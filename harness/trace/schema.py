@@ -128,7 +128,7 @@ class Record:
                 out=dict(obj.get("out") or {}),
                 nondet=[str(n) for n in obj.get("nondet", [])],
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             raise TraceError(f"record is not of schema v{SCHEMA_VERSION}: {e}: {obj!r:.200}") from e
         if rec.kind not in KINDS:
             raise TraceError(f"record has unknown kind {rec.kind!r}")
@@ -212,6 +212,8 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield n, json.loads(line)
         except json.JSONDecodeError as e:
             raise TraceError(f"{path}:{n}: not JSON: {e.msg}") from e
+        except RecursionError:  # json's decoder recurses per nesting level
+            raise TraceError(f"{path}:{n}: not a trace record (nested too deeply)") from None
 
 
 def read_trace(path: str | Path) -> Trace:
@@ -220,6 +222,8 @@ def read_trace(path: str | Path) -> Trace:
     if first is None or not isinstance(first[1], dict) or first[1].get("nhtrace") is None:
         raise TraceError(f"{path}: not a nine-harness trace (no header line)")
     hdr = first[1]
+    if not isinstance(hdr.get("meta") or {}, dict):
+        raise TraceError(f"{path}:{first[0]}: the header's meta is not an object")
     if hdr["nhtrace"] != SCHEMA_VERSION:
         raise TraceError(f"{path}: trace schema v{hdr['nhtrace']}, this harness reads v{SCHEMA_VERSION}")
     header = Header(

@@ -9,6 +9,7 @@ framing and normaliser.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import signal
@@ -72,6 +73,8 @@ def test_bisect_names_the_commit_through_a_broken_build_a_boot_panic_and_a_flaky
     assert f"note: step {repo.commits[FLAKY][:12]} was FLAKY: 2 good, 1 third-1 of 3" in out.out
     assert "bisect: step 1:" in out.err and "commit(s) left to test" in out.err
     (run,) = results.iterdir()
+    summary = json.loads((run / "summary.json").read_text())  # the bisect's own run: finished, its exit code
+    assert summary["command"] == "bisect" and summary["finished"] and summary["exit_code"] == 0
     # per step: build log, kernel sha256, console log, traces, the step's verdict and why
     for s in ans["steps"]:
         d = run / s["dir"]
