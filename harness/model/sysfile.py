@@ -87,7 +87,9 @@ def namec_open(k: Kernel, p: Proc, path: str, mode: int, create: bool = False, p
     node = k.fs.nodes.get(full)
     if create:
         if node is not None and (node.isdir or mode & OEXCL):  # chan.c:1512-1514: OEXCL gives up
-            raise KernelError(Eexist)
+            # raised inside namec, whose error label names the path (nameerror): measured
+            # on 9pc64 e9bb7876e "'/tmp/nh/excl' file already exists", 027f579f4 the suffix form
+            raise namec_error(path, Eexist, k.profile)
         if not k.fs.parent_exists(full):  # namec Acreate walks all but the last element
             raise walk_error(k.fs, path, p.dot, k.profile, upto=nelems(path) - 1)
         if node is None or perm & DMDIR:
