@@ -84,13 +84,13 @@ class FileTree:
         par = self.nodes.get(posixpath.dirname(full) or "/")
         return par is not None and par.isdir
 
+    def on_dossrv(self, full: str) -> bool:
+        """Is FULL in the scratch directory of a guest whose scratch is dossrv's?"""
+        return self.scratch_server == ScratchServer.DOSSRV and full.startswith(SCRATCH_DIR + "/")
+
     def may_exec(self, full: str, node: Node) -> bool:
         """Does the file server let FULL be opened for OEXEC?"""
-        if (
-            self.scratch_server == ScratchServer.DOSSRV
-            and full.startswith(SCRATCH_DIR + "/")
-            and full != AGENT_PATH
-        ):
+        if self.on_dossrv(full) and full != AGENT_PATH:
             return True
         return bool(node.perm & 0o111)
 

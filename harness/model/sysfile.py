@@ -19,6 +19,7 @@ from harness.model.errors import (
     Enonexist,
     Enotdir,
     Enotempty,
+    Eperm,
     KernelError,
 )
 from harness.model.fmt import text, unraw, utfecpy
@@ -217,7 +218,9 @@ def sysremove(k: Kernel, p: Proc, a: Args) -> Result:
     if full not in k.fs.nodes:
         raise walk_error(k.fs, path, p.dot, k.profile)
     if any(n.startswith(full + "/") for n in k.fs.nodes):
-        raise KernelError(Enotempty)
+        # dossrv/dosfs.c rremove (e9bb7876e:613, 027f579f4:616): a directory that is not
+        # empty is Eperm there; a file server that says so, Enotempty
+        raise KernelError(Eperm if k.fs.on_dossrv(full) else Enotempty)
     del k.fs.nodes[full]
     return Result(0)
 
