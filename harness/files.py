@@ -36,8 +36,10 @@ def write_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:  # a signal (harness.interrupt) mid-write leaves no temp file either
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        raise write_error(path, e) from None
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
+        raise

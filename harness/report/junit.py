@@ -108,8 +108,12 @@ def write_junit(path: Path, cell: dict[str, Any], outcomes: list[dict[str, Any]]
     xml.update_statistics()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    xml.write(str(tmp), pretty=True)
-    os.replace(tmp, path)
+    try:
+        xml.write(str(tmp), pretty=True)
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or the disk full: no temp file left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # -- one run (`harness run`, `harness merge`) -----------------------------------
