@@ -53,11 +53,11 @@ def bisect(repo: str, good: str, bad: str, arch: str, build_cmd: str, kernel_pat
     from harness.bisect import git as g
     from harness.bisect.behaviour import Runner, RunSpec
     from harness.bisect.engine import Bisect, BisectConfig, answer_json, render
-    from harness.model.arch import get_arch
+    from harness.model.arch import QEMU_ARCHES, get_arch
     from harness.model.profiles import get_profile
     from harness.report.result import Command
     from harness.report.results import ResultsDir
-    from harness.run.modelrun import QEMU_ARCHES, default_profile
+    from harness.run.modelrun import default_profile
     from harness.scenario.compiler import compile_scenario, find_scenarios
 
     if bool(scenarios) == bool(syscall):

@@ -8,12 +8,13 @@ import click
 
 from harness.errors import HarnessError, UsageError
 from harness.files import write_atomic
+from harness.model.arch import QEMU_ARCHES
 from harness.model.profiles import PROFILES, SWITCHES, get_profile
 from harness.report.progress import Progress
 from harness.report.result import Command, RunResult
 from harness.report.results import summary_json
 from harness.report.text import model_summary_line, model_verdict_lines
-from harness.run.modelrun import QEMU_ARCHES, default_profile, run_on_model
+from harness.run.modelrun import default_profile, run_on_model
 from harness.scenario.compiler import check_scenarios, compile_scenario, find_scenarios
 
 

@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING
 from harness.cachedir import cache_root
 from harness.errors import InfraError, UsageError
 from harness.guest.delivery import agent_hash, build_disk, mount_commands, need_mtool, run_mtool
+from harness.model.arch import ARCHES
 
 if TYPE_CHECKING:
     from harness.qemu.media import BootMedium
 
 # The object letter of each arch's compiler and linker (6c/6l, 7c/7l, vc/vl).
-OBJECT_LETTER = {"amd64": "6", "arm64": "7", "mips": "v"}
+OBJECT_LETTER = {name: a.compiler for name, a in ARCHES.items() if a.compiler}  # harness.model.arch
 MOUNTPOINT = "/n/nhb"
 BUILT = "out/nhagent"
 BUILD_TIMEOUT = 900.0  # seconds for compile + link under emulation

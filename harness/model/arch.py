@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.errors import UsageError
+from harness.model.profiles import ProfileName
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -89,6 +90,10 @@ class Arch:
     segmap_size: int  # SEGMAPSIZE: newseg() refuses segments above SEGMAPSIZE*PTEPERTAB pages
     ptemapmem: int  # PTEMAPMEM: bytes mapped by one Pte
     nseg: int = NSEG  # port/portdat.h
+    # the profile of the oldest kernel that has the port (harness.run.modelrun)
+    default_profile: str = ProfileName.SEED.value
+    compiler: str = ""  # the 9front compilers' letter (6c/6l): the agent's in-guest build
+    elf_machines: tuple[str, ...] = ()  # pyelftools e_machine names of its ELF kernels
 
     @property
     def tos_size(self) -> int:
@@ -146,6 +151,8 @@ ARCHES: dict[str, Arch] = {
             big_endian=False,
             segmap_size=65536,  # pc64/mem.h: SEGMAPSIZE
             ptemapmem=1 * MiB,  # pc64/mem.h: PTEMAPMEM
+            compiler="6",
+            elf_machines=("EM_X86_64", "EM_386"),
         ),
         Arch(
             name="arm64",
@@ -160,6 +167,9 @@ ARCHES: dict[str, Arch] = {
             big_endian=False,
             segmap_size=8192,  # arm64/mem.h: SEGMAPSIZE
             ptemapmem=1 * MiB,  # arm64/mem.h: PTEMAPMEM
+            default_profile=ProfileName.CURRENT.value,  # arm64 qemu: dd7985423 (2023-10-29)
+            compiler="7",
+            elf_machines=("EM_AARCH64",),
         ),
         Arch(
             name="mips",
@@ -173,6 +183,8 @@ ARCHES: dict[str, Arch] = {
             big_endian=True,
             segmap_size=512,  # sgi/mem.h: SEGMAPSIZE
             ptemapmem=1 * MiB,  # sgi/mem.h: PTEMAPMEM
+            compiler="v",
+            elf_machines=("EM_MIPS",),
         ),
         Arch(
             name="mipsle",
@@ -186,6 +198,8 @@ ARCHES: dict[str, Arch] = {
             big_endian=False,
             segmap_size=512,  # mt7688/mem.h: SEGMAPSIZE
             ptemapmem=1 * MiB,  # mt7688/mem.h: PTEMAPMEM
+            default_profile=ProfileName.CURRENT.value,  # mt7688: 8738adf91 (2023-03-08)
+            elf_machines=("EM_MIPS",),
         ),
         Arch(
             name="386",

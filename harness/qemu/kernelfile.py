@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.model.aout import parse_header
-from harness.model.arch import MAGIC_NAMES, arch_for_magic
+from harness.model.arch import ARCHES, MAGIC_NAMES, arch_for_magic
 from harness.qemu import uimage
 from harness.qemu.profiles import KernelLoad, QemuProfile
 
@@ -28,8 +28,7 @@ HEAD = 64 * 1024  # no header we look at lies further in
 MULTIBOOT_MAGIC = 0x1BADB002
 MULTIBOOT_SEARCH = 8192  # the multiboot spec: the header lies within the first 8 KiB
 # pyelftools' e_machine names, per QEMU profile arch
-ELF_MACHINE = {"amd64": ("EM_X86_64", "EM_386"), "arm64": ("EM_AARCH64",), "mips": ("EM_MIPS",),
-               "mipsle": ("EM_MIPS",)}
+ELF_MACHINE = {name: a.elf_machines for name, a in ARCHES.items() if a.elf_machines}  # harness.model.arch
 UIMAGE_ARCH = {uimage.ARCH_ARM64: "arm64", uimage.ARCH_ARM: "arm", uimage.ARCH_MIPS: "mips"}
 EXPECTED = {
     KernelLoad.MULTIBOOT: "a multiboot kernel (9pc64)",

@@ -6,18 +6,15 @@ import time
 from pathlib import Path
 
 from harness.files import write_error
-from harness.model.profiles import CURRENT, SEED
+from harness.model.arch import ALL_ARCHES
+from harness.model.profiles import SEED
 from harness.report.result import Status, Verdict
 from harness.scenario.compiler import Scenario, compile_scenario
 from harness.scenario.expect import check
 from harness.trace.schema import Header, Trace, write_trace
 
-# The arches the harness boots under QEMU; `--arch all` adds every modelled arch.
-QEMU_ARCHES = ("amd64", "arm64", "mips")
-
-# Default profile per arch: the oldest kernel that has the port.  arm64's QEMU
-# kernel and the mt7688 (mips LE) port only exist after the seed (SPEC 3.4).
-DEFAULT_PROFILE_BY_ARCH = {"amd64": SEED, "386": SEED, "mips": SEED, "arm64": CURRENT, "mipsle": CURRENT}
+# Default profile per arch: the oldest kernel that has the port (harness.model.arch).
+DEFAULT_PROFILE_BY_ARCH = {name: a.default_profile for name, a in ALL_ARCHES.items()}
 
 
 def default_profile(arch: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.errors import HarnessError, InfraError, UsageError
 from harness.guest.delivery import DeliveryDisk, build_disk
 from harness.guest.delivery import mount_commands as delivery_mount_commands
+from harness.model.arch import QEMU_ARCHES
 from harness.model.fs import AGENT_PATH, SCRATCH_DIR
 from harness.qemu.console import BootTimeouts
 from harness.qemu.kernelfile import check_kernel_file
@@ -32,7 +33,6 @@ from harness.report.symbolise import symboliser
 from harness.run.backends import Backend, GuestRun, register
 from harness.run.backends.console import classify_boot_failure, run_on_console
 from harness.run.config import RunConfig
-from harness.run.modelrun import QEMU_ARCHES
 
 MOUNTPOINT = "/n/nh"
 # Where the agent runs and scenarios write files: the model's scratch directory

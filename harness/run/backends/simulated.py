@@ -21,13 +21,13 @@ from harness.errors import HarnessError, UsageError
 from harness.files import write_atomic
 from harness.guest.simkernel import Fault, SimulatedKernel, next_run_index
 from harness.guest.simkernel import load as load_simulated_kernel
+from harness.model.arch import QEMU_ARCHES
 from harness.qemu.console import DEFAULT_TIMEOUTS, BootState, BootTimeouts, Console, ConsoleLog
 from harness.qemu.profiles import get_profile as get_qemu_profile
 from harness.report.results import ResultsDir
 from harness.run.backends import Backend, GuestRun, register
 from harness.run.backends.console import classify_boot_failure, run_on_console
 from harness.run.config import RunConfig
-from harness.run.modelrun import QEMU_ARCHES
 
 # The simulator prints its banner once Python has started (slow on a loaded
 # host) and every later line at once: a silent simulator after its banner is a
