@@ -17,32 +17,19 @@ extraction, overlay and plan9.ini change run on real QEMU in CI.
 from __future__ import annotations
 
 import io
-import os
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-
-from harness.errors import HarnessError
 from harness.qemu import uimage
-from harness.qemu.profiles import QemuProfile, check_qemu
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "qemu"))
+from qemutestutil import missing, need_qemu  # noqa: E402, F401  (re-exported for the media tests)
 
 SECTOR = 512
 
 
-def missing(msg: str) -> None:
-    """Skip locally, fail in CI (where `make sysdeps` installs QEMU, mtools, binutils)."""
-    if os.environ.get("CI"):
-        pytest.fail(msg + " (CI is set: `make sysdeps` should have installed it)")
-    pytest.skip(msg)
-
-
-def need_qemu(profile: QemuProfile) -> None:
-    try:
-        check_qemu(profile)
-    except HarnessError as e:
-        missing(str(e))
 
 ISO_PLAN9INI = (b"# config for initial cd booting\ncdboot=yes\nmouseport=ask\nmonitor=ask\n"
                 b"vgasize=ask\nbootfile=/amd64/9pc64\n")
