@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from httpserver import LocalServer
 
 from harness import images
 from harness.cli import main
@@ -19,35 +18,13 @@ from harness.errors import ImageError, InputError, UsageError
 KERNEL = b"\x00\x00\x8a\x97 not a kernel, but bytes with a known digest" * 1000
 
 
-class _Server:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.hits: list[str] = []
-        hits = self.hits
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *a: object, **kw: object) -> None:
-                super().__init__(*a, directory=str(root), **kw)  # type: ignore[arg-type]
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                hits.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[_Server]:
+def server(tmp_path: Path) -> Iterator[LocalServer]:
     www = tmp_path / "www"
     www.mkdir()
     (www / "9pc64").write_bytes(KERNEL)
     (www / "9pc64.gz").write_bytes(gzip.compress(KERNEL))
-    s = _Server(www)
+    s = LocalServer(www)
     yield s
     s.httpd.shutdown()
 
@@ -66,7 +43,7 @@ def _manifest(d: Path, url: str, sha: str, name: str = "k1", extra: str = "") ->
         f'[[image]]\nname = "{name}"\narch = "amd64"\nurl = "{url}"\nsha256 = "{sha}"\n{extra}')
 
 
-def test_fetch_checks_then_caches(server: _Server, env: Path) -> None:
+def test_fetch_checks_then_caches(server: LocalServer, env: Path) -> None:
     _manifest(env, f"{server.url}/9pc64", hashlib.sha256(KERNEL).hexdigest(), extra='profile = "9front-current"\n')
     img = images.find_image("k1")
     assert img.profile == "9front-current" and img.manifest.parent == env
@@ -76,7 +53,7 @@ def test_fetch_checks_then_caches(server: _Server, env: Path) -> None:
     assert server.hits == ["/9pc64"]  # the second fetch used the cache
 
 
-def test_wrong_digest_keeps_nothing(server: _Server, env: Path) -> None:
+def test_wrong_digest_keeps_nothing(server: LocalServer, env: Path) -> None:
     _manifest(env, f"{server.url}/9pc64", "0" * 64)
     img = images.find_image("k1")
     with pytest.raises(ImageError, match="the manifest says 0000"):
@@ -86,7 +63,7 @@ def test_wrong_digest_keeps_nothing(server: _Server, env: Path) -> None:
     assert list(images.cached_path(img).parent.parent.iterdir()) == []
 
 
-def test_a_failed_unpack_leaves_no_debris(server: _Server, env: Path) -> None:
+def test_a_failed_unpack_leaves_no_debris(server: LocalServer, env: Path) -> None:
     bad = b"\x1f\x8b not gzip after all"
     (server.root / "bad.gz").write_bytes(bad)
     _manifest(env, f"{server.url}/bad.gz", hashlib.sha256(bad).hexdigest())
@@ -96,7 +73,7 @@ def test_a_failed_unpack_leaves_no_debris(server: _Server, env: Path) -> None:
     assert list(images.cached_path(img).parent.parent.iterdir()) == []  # no empty dir, no 0-byte .unpacked
 
 
-def test_listing_says_corrupt_for_a_tampered_copy(server: _Server, env: Path,
+def test_listing_says_corrupt_for_a_tampered_copy(server: LocalServer, env: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     _manifest(env, f"{server.url}/9pc64", hashlib.sha256(KERNEL).hexdigest())
     img = images.find_image("k1")
@@ -109,7 +86,7 @@ def test_listing_says_corrupt_for_a_tampered_copy(server: _Server, env: Path,
     assert "corrupt" in capsys.readouterr().out
 
 
-def test_cached_copy_that_changed_is_refused(server: _Server, env: Path) -> None:
+def test_cached_copy_that_changed_is_refused(server: LocalServer, env: Path) -> None:
     _manifest(env, f"{server.url}/9pc64", hashlib.sha256(KERNEL).hexdigest())
     img = images.find_image("k1")
     path = images.fetch(img)
@@ -118,7 +95,7 @@ def test_cached_copy_that_changed_is_refused(server: _Server, env: Path) -> None
         images.fetch(img)
 
 
-def test_gz_is_checked_then_unpacked(server: _Server, env: Path) -> None:
+def test_gz_is_checked_then_unpacked(server: LocalServer, env: Path) -> None:
     packed = (server.root / "9pc64.gz").read_bytes()
     _manifest(env, f"{server.url}/9pc64.gz", hashlib.sha256(packed).hexdigest())
     img = images.find_image("k1")
@@ -166,7 +143,7 @@ def test_repository_manifests_parse() -> None:
     assert (images.REPO_IMAGES / "README.md").is_file()
 
 
-def test_cli(server: _Server, env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli(server: LocalServer, env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     _manifest(env, f"{server.url}/9pc64", hashlib.sha256(KERNEL).hexdigest())
     assert main(["images"]) == 0
     listed = capsys.readouterr().out

@@ -5,13 +5,12 @@ back as a manifest, the download is cached; nothing is written when it should no
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from httpserver import LocalServer
 
 from harness import images
 from harness.cli import main
@@ -25,23 +24,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     www = tmp_path / "www"
     www.mkdir()
     (www / "9front-10931.amd64.iso").write_bytes(ISO)
-    hits: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: object, **kw: object) -> None:
-            super().__init__(*a, directory=str(www), **kw)  # type: ignore[arg-type]
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            hits.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/9front-10931.amd64.iso", hits
-    httpd.shutdown()
+    s = LocalServer(www)
+    yield f"{s.url}/9front-10931.amd64.iso", s.hits
+    s.httpd.shutdown()
 
 
 @pytest.fixture
